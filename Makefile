@@ -1,0 +1,71 @@
+# bellhop: the front door. `make run` and `make test` set up everything they need.
+#
+#   make run                 install missing packages, build, migrate, serve the demo on :4000
+#   make test                install, build, run every unit (ctest) and black-box (node) test
+#   make test SANITIZE=1     the same tests against an ASan+UBSan build
+#   make build               just build build/bellhop
+#   make bench-http          wrk: bellhop /health vs nginx serving the same bytes
+
+SHELL := /bin/bash
+SANITIZE ?= 0
+PORT ?= 4000
+JOBS ?= $(shell nproc)
+
+BUILD_PACKAGES := build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libwslay-dev \
+                  libjansson-dev libsqlite3-dev libssl-dev libsodium-dev
+TEST_PACKAGES := curl ca-certificates
+BENCH_PACKAGES := wrk nginx-light
+
+ifeq ($(SANITIZE),1)
+  BUILD_DIR := build-asan
+  CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Debug -DENABLE_SANITIZERS=ON
+else
+  BUILD_DIR := build
+  CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo
+endif
+# Warnings are errors in CI (CI=true) and under the sanitizers.
+ifneq ($(filter true 1,$(CI))$(filter 1,$(SANITIZE)),)
+  CMAKE_FLAGS += -DWARNINGS_AS_ERRORS=ON
+endif
+
+.PHONY: all deps test-deps build run test unit integration clean bench-http
+
+all: build
+
+deps:
+	@scripts/install-deps.sh $(BUILD_PACKAGES)
+
+# Node.js (>= 18) runs the black-box tests; Debian's nodejs is used only when none is there.
+test-deps: deps
+	@scripts/install-deps.sh $(TEST_PACKAGES)
+	@command -v node >/dev/null && command -v npm >/dev/null || scripts/install-deps.sh nodejs npm
+	@cd tests/integration && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	$(BUILD_DIR)/bellhop migrate
+	$(BUILD_DIR)/bellhop serve --demo --port $(PORT)
+
+unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+integration: build test-deps
+	cd tests/integration && BELLHOP_BIN=$(CURDIR)/$(BUILD_DIR)/bellhop BELLHOP_SANITIZE=$(SANITIZE) \
+	  node --test --test-concurrency=2 --test-reporter=spec --test-reporter-destination=stdout
+
+test: test-deps build
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+bench-http: build
+	@scripts/install-deps.sh $(BENCH_PACKAGES)
+	bench/http/run.sh $(BUILD_DIR)/bellhop
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,200 @@
+/* server.c: the process layout.
+ *
+ *   main thread:  a control loop for signals and the background store check
+ *   N workers:    one event loop each, sharing the port with SO_REUSEPORT (net/worker.c)
+ *   thread pool:  libuv's, for every disk, store and password operation
+ */
+#include "app/server.h"
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "handlers/handlers.h"
+#include "http/http.h"
+#include "http/router.h"
+#include "net/worker.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+typedef struct server_s {
+    const config_t *cfg;
+    hctx_t hctx;
+    uv_loop_t loop; /* control loop */
+    uv_signal_t sigint, sigterm;
+    uv_timer_t health_timer;
+    int health_in_flight;
+    net_worker_t *workers;
+    int n_workers;
+    int stopping;
+} server_t;
+
+static void log_request(http_req_t *req, int status, size_t body_len, double ms)
+{
+    if (!log_enabled(LOG_INFO)) return;
+    char path[256];
+    log_quote(path, sizeof path, http_req_path(req));
+    log_write(LOG_INFO, "request", "req=%s method=%s path=%s status=%d bytes=%zu dur_ms=%.3f peer=%s",
+              http_req_id(req), http_req_method_str(req), path, status, body_len, ms,
+              http_req_peer(req));
+}
+
+/* ---- background store check -------------------------------------------------------------------- */
+
+typedef struct ping_s {
+    server_t *srv;
+    int rc;
+} ping_t;
+
+static void ping_work(store_t *st, void *data)
+{
+    ping_t *p = data;
+    p->rc = store_ping(st);
+}
+
+static void ping_done(void *data, int status)
+{
+    ping_t *p = data;
+    server_t *srv = p->srv;
+    int ok = status == 0 && p->rc == 0;
+    int was = atomic_exchange(&srv->hctx.store_ok, ok);
+    atomic_store(&srv->hctx.store_checked_ms, clock_unix_ms());
+    if (was != ok) {
+        if (ok) LOG_I("store_up", "backend=%s", store_backend(srv->hctx.store));
+        else LOG_E("store_down", "backend=%s err=%s", store_backend(srv->hctx.store),
+                   err_str(status ? status : p->rc));
+    }
+    srv->health_in_flight = 0;
+    free(p);
+}
+
+static void on_health_timer(uv_timer_t *t)
+{
+    server_t *srv = t->data;
+    if (srv->health_in_flight) return; /* a hung store shows as a stale check, not a pile-up */
+    ping_t *p = xmalloc(sizeof *p);
+    p->srv = srv;
+    p->rc = 0;
+    srv->health_in_flight = 1;
+    if (store_submit(srv->hctx.store, &srv->loop, ping_work, ping_done, p) != 0) {
+        srv->health_in_flight = 0;
+        free(p);
+    }
+}
+
+/* ---- signals ------------------------------------------------------------------------------------ */
+
+static void stop(server_t *srv)
+{
+    if (srv->stopping) return;
+    srv->stopping = 1;
+    LOG_I("stopping", "workers=%d", srv->n_workers);
+    for (int i = 0; i < srv->n_workers; i++) net_worker_stop(&srv->workers[i]);
+    uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->sigterm, NULL);
+    uv_close((uv_handle_t *)&srv->health_timer, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    server_t *srv = s->data;
+    LOG_I("signal", "signum=%d", signum);
+    stop(srv);
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keylen)
+{
+    server_t srv;
+    memset(&srv, 0, sizeof srv);
+    srv.cfg = cfg;
+    srv.hctx.store = st;
+    srv.hctx.jwt_key = key;
+    srv.hctx.jwt_key_len = keylen;
+    srv.hctx.token_ttl_s = cfg->token_ttl_s;
+    srv.hctx.web_dir = cfg->web_dir;
+    srv.hctx.started_ms = clock_unix_ms();
+    atomic_init(&srv.hctx.store_ok, store_ping(st) == 0);
+    atomic_init(&srv.hctx.store_checked_ms, clock_unix_ms());
+
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+
+    http_router_t *router = http_router_new();
+    if (handlers_register(router) != 0) {
+        LOG_E("routes_invalid", NULL);
+        http_router_free(router);
+        return BH_EINTERNAL;
+    }
+    http_limits_t limits = {
+        .max_header_bytes = cfg->max_header_bytes,
+        .max_headers = (size_t)cfg->max_headers,
+        .max_body = cfg->max_body,
+        .header_timeout_ms = (unsigned)cfg->header_timeout_ms,
+        .body_timeout_ms = (unsigned)cfg->body_timeout_ms,
+        .idle_timeout_ms = (unsigned)cfg->idle_timeout_ms,
+        .linger_ms = (unsigned)cfg->linger_ms,
+    };
+    http_cors_t cors = {.origins = cfg->allowed_origins, .max_age_s = 600};
+    http_server_t *http = http_server_new(router, handlers_static, &limits, &cors, log_request,
+                                          &srv.hctx);
+
+    srv.n_workers = cfg->workers > 0 ? cfg->workers : (int)uv_available_parallelism();
+    if (srv.n_workers < 1) srv.n_workers = 1;
+    srv.hctx.workers = srv.n_workers;
+    srv.workers = xcalloc((size_t)srv.n_workers, sizeof *srv.workers);
+    int port = cfg->port, rc = 0, started = 0;
+    for (int i = 0; i < srv.n_workers && rc == 0; i++) {
+        if ((rc = net_worker_init(&srv.workers[i], i, http, http_server_on_accept)) != 0) break;
+        started = i + 1;
+        rc = net_worker_listen(&srv.workers[i], cfg->bind, &port, cfg->backlog);
+    }
+    if (rc != 0) {
+        LOG_E("listen_failed", "bind=%s port=%d err=%s", cfg->bind, cfg->port, uv_strerror(rc));
+        fprintf(stderr, "bellhop: cannot listen on %s:%d: %s\n", cfg->bind, cfg->port,
+                uv_strerror(rc));
+    }
+    uv_loop_init(&srv.loop);
+    for (int i = 0; i < started; i++) {
+        if (rc == 0) {
+            net_worker_start(&srv.workers[i]);
+        } else {
+            net_worker_stop(&srv.workers[i]);
+            net_worker_join(&srv.workers[i]);
+        }
+    }
+    if (rc == 0) {
+        LOG_I("listening", "bind=%s port=%d workers=%d store=%s version=%s", cfg->bind, port,
+              srv.n_workers, store_backend(st), BELLHOP_VERSION);
+        uv_signal_init(&srv.loop, &srv.sigint);
+        uv_signal_init(&srv.loop, &srv.sigterm);
+        srv.sigint.data = srv.sigterm.data = &srv;
+        uv_signal_start(&srv.sigint, on_signal, SIGINT);
+        uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+        uv_timer_init(&srv.loop, &srv.health_timer);
+        srv.health_timer.data = &srv;
+        uv_timer_start(&srv.health_timer, on_health_timer, (uint64_t)cfg->health_interval_ms,
+                       (uint64_t)cfg->health_interval_ms);
+        uv_run(&srv.loop, UV_RUN_DEFAULT);
+        for (int i = 0; i < srv.n_workers; i++) net_worker_join(&srv.workers[i]);
+        LOG_I("stopped", NULL);
+    }
+    uv_run(&srv.loop, UV_RUN_DEFAULT); /* close callbacks and the last health check */
+    uv_loop_close(&srv.loop);
+    free(srv.workers);
+    http_server_free(http);
+    http_router_free(router);
+    return rc;
+}

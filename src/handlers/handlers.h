@@ -1,0 +1,51 @@
+/* handlers.h: the HTTP routes of bellhop, one file per route group.
+ *
+ * Handlers reach shared state through the hctx_t that the server hands to the HTTP layer as its
+ * app pointer (http_req_app). They never block: store and crypto work goes through
+ * store_submit(), and the answer is given from its done callback. */
+#ifndef BH_HANDLERS_HANDLERS_H
+#define BH_HANDLERS_HANDLERS_H
+
+#include "auth/auth.h"
+#include "http/http.h"
+#include "http/router.h"
+#include "store/store.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hctx_s {
+    store_t *store;          /* borrowed */
+    const uint8_t *jwt_key;  /* borrowed */
+    size_t jwt_key_len;
+    int token_ttl_s;
+    const char *web_dir;     /* borrowed; absolute or relative to the working directory */
+    int workers;
+    int64_t started_ms;
+    atomic_int store_ok;     /* 1 while the background check reaches the store */
+    atomic_llong store_checked_ms;
+} hctx_t;
+
+/* Adds every route to r. Returns 0 or BH_EINVAL (a bad pattern: a bug). */
+int handlers_register(http_router_t *r);
+/* GET/HEAD fallback: files under web_dir (see static.c). */
+void handlers_static(http_req_t *req);
+
+/* Authenticates the request from "Authorization: Bearer <jwt>". On success fills *out (the
+ * caller disposes it) and returns 0; otherwise answers 401 itself and returns BH_EAUTH. */
+int handlers_authenticate(http_req_t *req, auth_claims_t *out);
+/* Same, but also accepts the token from the access_token query parameter or the bellhop_token
+ * cookie, for browsers that cannot set headers (WebSocket upgrades). */
+int handlers_authenticate_any(http_req_t *req, auth_claims_t *out);
+
+/* Route groups. */
+void handlers_health_get(http_req_t *req);
+void handlers_auth_login(http_req_t *req);
+void handlers_auth_me(http_req_t *req);
+
+/* JSON for a user row / claims (new references). */
+json_t *handlers_user_json(const store_user_t *u);
+json_t *handlers_claims_json(const auth_claims_t *c);
+
+#endif

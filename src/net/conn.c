@@ -1,0 +1,247 @@
+#include "net/conn.h"
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct write_req_s {
+    uv_write_t req;
+    char *data; /* owned; the unwritten tail points into it */
+} write_req_t;
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    (void)hint;
+    net_conn_t *c = h->data;
+    /* One read at a time per loop, and on_data consumes or copies what it keeps before the next
+     * read, so every connection on the worker can borrow the same buffer. */
+    *buf = uv_buf_init(c->worker->_readbuf, sizeof c->worker->_readbuf);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    net_conn_t *c = h->data;
+    c->_handle_closed = 1;
+    c->_closing = 1;
+    net_conn_ref(c);
+    c->proto->on_close(c);
+    net_conn_unref(c);
+    net_conn_unref(c); /* the handle's own reference */
+}
+
+static void close_now(net_conn_t *c)
+{
+    if (c->_handle_closed || uv_is_closing((uv_handle_t *)&c->tcp)) return;
+    queue_remove(&c->_node);
+    c->worker->_n_conns--;
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    net_conn_t *c = s->data;
+    (void)buf;
+    if (nread == 0) return;
+    if (c->_lingering) {
+        if (nread < 0) close_now(c); /* the peer has read our answer and closed: done */
+        return;
+    }
+    if (c->_closing) return;
+    if (nread < 0) {
+        c->proto->on_eof(c, (int)nread);
+        return;
+    }
+    /* The protocol may drop its last other reference while handling the bytes; hold one so the
+     * object outlives the callback (freed after it, never inside it). */
+    net_conn_ref(c);
+    c->proto->on_data(c, buf->base, (size_t)nread);
+    net_conn_unref(c);
+}
+
+int net_conn_accept(net_worker_t *w, net_conn_t *c, const net_conn_proto_t *proto)
+{
+    int rc;
+    c->proto = proto;
+    c->worker = w;
+    c->deadline = 0;
+    c->_refs = 1; /* the handle's */
+    c->_pending_writes = 0;
+    c->_closing = c->_lingering = c->_handle_closed = c->_reading = 0;
+    queue_init(&c->_node);
+    if ((rc = uv_tcp_init(&w->loop, &c->tcp)) != 0) {
+        proto->on_free(c);
+        return rc;
+    }
+    c->tcp.data = c;
+    queue_insert_tail(&w->_conns, &c->_node);
+    w->_n_conns++;
+    if ((rc = uv_accept((uv_stream_t *)&w->_listener, (uv_stream_t *)&c->tcp)) != 0) {
+        /* The handle is live on the loop, so c goes away through its close callback. */
+        c->_closing = 1;
+        close_now(c);
+        return rc;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    c->peer[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        char ip[INET6_ADDRSTRLEN] = "";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+        snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+    }
+    return 0;
+}
+
+int net_conn_read_start(net_conn_t *c)
+{
+    if (c->_reading || c->_handle_closed || uv_is_closing((uv_handle_t *)&c->tcp)) return 0;
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc == 0) c->_reading = 1;
+    return rc;
+}
+
+void net_conn_read_stop(net_conn_t *c)
+{
+    if (!c->_reading) return;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->_reading = 0;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    write_req_t *wr = (write_req_t *)req;
+    net_conn_t *c = req->handle->data;
+    free(wr->data);
+    free(wr);
+    c->_pending_writes--;
+    if (status < 0 && status != UV_ECANCELED && !c->_closing) {
+        LOG_D("write_failed", "peer=%s err=%s", c->peer, uv_strerror(status));
+        net_conn_close(c, 0, 0);
+    }
+    net_conn_unref(c);
+}
+
+int net_conn_write_owned(net_conn_t *c, char *data, size_t len)
+{
+    if (c->_closing || c->_handle_closed) {
+        free(data);
+        return UV_ECANCELED;
+    }
+    size_t off = 0;
+    /* Writing at once saves a write request and a loop pass; only queue what the socket refused.
+     * Anything already queued must go first, so try only when the queue is empty. */
+    if (c->_pending_writes == 0) {
+        uv_buf_t b = uv_buf_init(data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n >= 0) {
+            off = (size_t)n;
+        } else if (n != UV_EAGAIN) {
+            free(data);
+            net_conn_close(c, 0, 0);
+            return n;
+        }
+    }
+    if (off == len) {
+        free(data);
+        return 0;
+    }
+    write_req_t *wr = xmalloc(sizeof *wr);
+    wr->data = data;
+    uv_buf_t b = uv_buf_init(data + off, (unsigned)(len - off));
+    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (rc != 0) {
+        free(data);
+        free(wr);
+        net_conn_close(c, 0, 0);
+        return rc;
+    }
+    c->_pending_writes++;
+    net_conn_ref(c);
+    return 0;
+}
+
+size_t net_conn_write_queue_size(const net_conn_t *c)
+{
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    net_conn_t *c = req->data;
+    if (status < 0) close_now(c);
+    /* Otherwise keep reading until the peer's EOF or the linger deadline (see on_read). */
+    net_conn_unref(c);
+}
+
+void net_conn_close(net_conn_t *c, int graceful, unsigned linger_ms)
+{
+    if (c->_handle_closed) return;
+    if (c->_closing) {
+        if (!graceful) close_now(c);
+        return;
+    }
+    c->_closing = 1;
+    if (!graceful || uv_is_closing((uv_handle_t *)&c->tcp)) {
+        close_now(c);
+        return;
+    }
+    c->_lingering = 1;
+    c->deadline = uv_now(&c->worker->loop) + linger_ms;
+    c->_shutdown.data = c;
+    if (uv_shutdown(&c->_shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        close_now(c);
+        return;
+    }
+    net_conn_ref(c);
+    if (net_conn_read_start(c) != 0) close_now(c);
+}
+
+void net_conn_ref(net_conn_t *c)
+{
+    c->_refs++;
+}
+
+void net_conn_unref(net_conn_t *c)
+{
+    if (--c->_refs == 0) c->proto->on_free(c);
+}
+
+void net__conn_sweep(net_worker_t *w, uint64_t now_ms)
+{
+    queue_t *q = w->_conns.next;
+    while (q != &w->_conns) {
+        net_conn_t *c = QUEUE_DATA(q, net_conn_t, _node);
+        q = q->next; /* the callbacks may unlink c */
+        if (c->deadline == 0 || c->deadline > now_ms) continue;
+        c->deadline = 0;
+        if (c->_closing) {
+            close_now(c); /* the linger or the shutdown took too long */
+        } else {
+            net_conn_ref(c);
+            c->proto->on_timeout(c);
+            net_conn_unref(c);
+        }
+    }
+}
+
+void net__conn_close_all(net_worker_t *w)
+{
+    while (!queue_empty(&w->_conns)) {
+        net_conn_t *c = QUEUE_DATA(w->_conns.next, net_conn_t, _node);
+        c->_closing = 1;
+        close_now(c);
+    }
+}

@@ -1,0 +1,59 @@
+/* store_int.h: what the store front end (store.c) and its backends share.
+ *
+ * Each backend fills one store_vtable and embeds struct store_s as the FIRST member of its own
+ * handle, so a store_t * and the backend's handle point at the same address (as redis
+ * ConnectionType and SQLite's VFS do). Adding a backend means: one vtable, one open function
+ * declared here, and one branch in store_open's url parser.
+ *
+ * Division of labour: store.c validates every argument before it dispatches (NULL pointers,
+ * negative ids, empty required fields, strings that do not fit their struct array, role range)
+ * and lower-cases emails. A backend may therefore assume that:
+ *   - every text field of an input struct is NUL-terminated within its array and non-empty where
+ *     the schema requires it;
+ *   - emails are already lower-case, and store_user_t.role is within ROLE__COUNT;
+ *   - room status is one of the four names (the schema's CHECK re-checks it anyway);
+ *   - out-parameters are non-NULL, and a store_user_t *out has been disposed (so it holds no
+ *     property_ids array).
+ * Backends own everything else: connections, transactions, timestamps, error mapping. */
+#ifndef BH_STORE_STORE_INT_H
+#define BH_STORE_STORE_INT_H
+
+#include "store/store.h"
+
+struct store_vtable {
+    const char *name; /* "sqlite", returned by store_backend() */
+
+    /* Frees the handle and every connection. Called once, after every operation has returned. */
+    void (*close)(store_t *st);
+
+    int (*migrate)(store_t *st, int *applied, int *version);
+    int (*ping)(store_t *st);
+
+    int (*org_create)(store_t *st, int64_t id, const char *name, int64_t *id_out);
+    int (*org_get)(store_t *st, int64_t id, store_org_t *out);
+
+    int (*property_create)(store_t *st, store_property_t *p);
+    int (*property_get)(store_t *st, int64_t org_id, int64_t id, store_property_t *out);
+    int (*property_list)(store_t *st, int64_t org_id, store_property_t **out, size_t *n);
+
+    int (*room_create)(store_t *st, store_room_t *r);
+    int (*room_list)(store_t *st, int64_t org_id, int64_t property_id, store_room_t **out,
+                     size_t *n);
+
+    int (*user_create)(store_t *st, store_user_t *u);
+    int (*user_get)(store_t *st, int64_t org_id, int64_t id, store_user_t *out);
+    int (*user_by_email)(store_t *st, const char *email, store_user_t *out);
+};
+
+/* The base every backend handle starts with. */
+struct store_s {
+    const struct store_vtable *vt;
+};
+
+/* Opens (creating if needed) the SQLite database file at path. On success *out is new and owned
+ * by the caller (store_close). Returns 0, BH_ECONFIG (path unusable, e.g. ":memory:", which a
+ * pool of connections cannot share) or BH_ESTORE (the file cannot be opened or configured; the
+ * reason is logged). */
+int store__sqlite_open(const char *path, store_t **out);
+
+#endif

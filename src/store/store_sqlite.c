@@ -1,0 +1,954 @@
+/* store_sqlite.c: the SQLite store backend.
+ *
+ * Concurrency model. One sqlite3 connection must not be used by two threads at once, and a single
+ * shared connection would serialise every reader behind every writer. So the store keeps a small
+ * pool: a thread checks a connection out for one operation and back in afterwards. Connections are
+ * opened lazily up to POOL_MAX; each is opened with SQLITE_OPEN_NOMUTEX because the pool already
+ * guarantees one user at a time, which spares SQLite's per-call mutex. With WAL, readers never
+ * block the writer and vice versa; writers queue on the database lock through busy_timeout.
+ *
+ * Statements. Every statement is static SQL with ? parameters, prepared once per connection with
+ * SQLITE_PREPARE_PERSISTENT and cached in the connection (stmt_sql[] below). A statement is
+ * always reset and its bindings cleared before the connection goes back to the pool, so text
+ * bound with SQLITE_STATIC never outlives the caller's buffer.
+ *
+ * Transactions. Single-statement writes run in autocommit. Writes of several statements use
+ * BEGIN IMMEDIATE, which takes the write lock up front: a deferred transaction that reads first
+ * and writes later can fail with SQLITE_BUSY_SNAPSHOT in WAL mode, without the busy handler
+ * being consulted. Reads that need a consistent view of several tables use a plain BEGIN. */
+#include "store/store_int.h"
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "store/migration.h"
+
+#include <assert.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_MAX 8
+#define BUSY_TIMEOUT_MS 5000
+
+/* ---------------------------------------------------------------------------------------------
+ * Cached statements */
+
+typedef enum {
+    STMT_PING,
+    STMT_BEGIN,
+    STMT_BEGIN_IMMEDIATE,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_ORG_INSERT,
+    STMT_ORG_GET,
+    STMT_PROPERTY_INSERT,
+    STMT_PROPERTY_GET,
+    STMT_PROPERTY_LIST,
+    STMT_PROPERTY_EXISTS,
+    STMT_ROOM_INSERT,
+    STMT_ROOM_LIST,
+    STMT_USER_INSERT,
+    STMT_USER_PROPERTY_INSERT,
+    STMT_USER_GET,
+    STMT_USER_BY_EMAIL,
+    STMT_USER_PROPERTIES,
+    STMT__COUNT
+} stmt_id_t;
+
+#define PROPERTY_COLS "id, org_id, name, address, city, country, timezone, created_at, updated_at"
+#define ROOM_COLS "id, org_id, property_id, number, type, status, floor"
+#define USER_COLS                                                                                  \
+    "id, org_id, email, name, role, password_hash, all_properties, created_at, updated_at"
+
+static const char *const stmt_sql[STMT__COUNT] = {
+    [STMT_PING] = "SELECT 1",
+    [STMT_BEGIN] = "BEGIN",
+    [STMT_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
+    [STMT_ROLLBACK] = "ROLLBACK",
+    /* A NULL id lets SQLite choose the next rowid. */
+    [STMT_ORG_INSERT] = "INSERT INTO organisations (id, name, created_at) VALUES (?1, ?2, ?3)",
+    [STMT_ORG_GET] = "SELECT id, name, created_at FROM organisations WHERE id = ?1",
+    [STMT_PROPERTY_INSERT] =
+        "INSERT INTO properties (org_id, name, address, city, country, timezone, created_at, "
+        "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+    [STMT_PROPERTY_GET] = "SELECT " PROPERTY_COLS " FROM properties WHERE org_id = ?1 AND id = ?2",
+    [STMT_PROPERTY_LIST] = "SELECT " PROPERTY_COLS " FROM properties WHERE org_id = ?1 ORDER BY id",
+    [STMT_PROPERTY_EXISTS] = "SELECT 1 FROM properties WHERE org_id = ?1 AND id = ?2",
+    /* Taking org_id and property_id from the properties row makes the insert a no-op (zero
+     * changes) when the property is not the caller's organisation's, in one atomic statement. */
+    [STMT_ROOM_INSERT] =
+        "INSERT INTO rooms (org_id, property_id, number, type, status, floor) "
+        "SELECT org_id, id, ?3, ?4, ?5, ?6 FROM properties WHERE org_id = ?1 AND id = ?2",
+    [STMT_ROOM_LIST] =
+        "SELECT " ROOM_COLS " FROM rooms WHERE org_id = ?1 AND property_id = ?2 ORDER BY id",
+    [STMT_USER_INSERT] =
+        "INSERT INTO users (org_id, email, name, role, password_hash, all_properties, created_at, "
+        "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+    /* Same trick as rooms: a property of another organisation inserts nothing. */
+    [STMT_USER_PROPERTY_INSERT] = "INSERT INTO user_properties (user_id, property_id) "
+                                  "SELECT ?1, id FROM properties WHERE org_id = ?2 AND id = ?3",
+    [STMT_USER_GET] = "SELECT " USER_COLS " FROM users WHERE org_id = ?1 AND id = ?2",
+    [STMT_USER_BY_EMAIL] = "SELECT " USER_COLS " FROM users WHERE email = ?1",
+    [STMT_USER_PROPERTIES] =
+        "SELECT property_id FROM user_properties WHERE user_id = ?1 ORDER BY property_id",
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Connections and the pool */
+
+typedef struct sqlite_conn_s {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[STMT__COUNT]; /* NULL until first use */
+} sqlite_conn_t;
+
+typedef struct sqlite_store_s {
+    store_t super; /* first: a store_t * is a sqlite_store_t * */
+    char *path;
+    uv_mutex_t lock; /* guards the fields below */
+    uv_cond_t cond;  /* signalled when a connection is checked in or a slot frees up */
+    sqlite_conn_t *idle[POOL_MAX];
+    int n_idle; /* idle[0..n_idle) are free to check out */
+    int n_open; /* connections that exist, idle or checked out; n_idle <= n_open <= POOL_MAX */
+} sqlite_store_t;
+
+static const struct store_vtable sqlite_vtable;
+
+/* Logs err with the connection's message and returns BH_ESTORE. Constraint failures are not
+ * store failures: they are mapped to the codes callers act on, and logged at debug only. */
+static int db_error(sqlite_conn_t *c, int rc, const char *op)
+{
+    switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return BH_EEXIST;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        /* The row refers to an organisation or property that does not exist. */
+        return BH_ENOTFOUND;
+    case SQLITE_CONSTRAINT_CHECK:
+    case SQLITE_CONSTRAINT_NOTNULL:
+        return BH_EINVAL;
+    default:
+        break;
+    }
+    char q[512];
+    LOG_E("store_error", "backend=sqlite op=%s rc=%d err=%s", op, rc,
+          log_quote(q, sizeof q, c && c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc)));
+    return BH_ESTORE;
+}
+
+static int stmt_get(sqlite_conn_t *c, stmt_id_t id, sqlite3_stmt **out)
+{
+    if (c->stmts[id] == NULL) {
+        int rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &c->stmts[id], NULL);
+        if (rc != SQLITE_OK) {
+            c->stmts[id] = NULL;
+            return db_error(c, rc, "prepare");
+        }
+    }
+    *out = c->stmts[id];
+    return 0;
+}
+
+/* Makes s reusable. The step's error (if any) was already handled, so reset's copy of it is
+ * deliberately ignored. */
+static void stmt_release(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+/* Runs a statement that returns no rows (BEGIN, COMMIT, ...). */
+static int exec_stmt(sqlite_conn_t *c, stmt_id_t id, const char *op)
+{
+    sqlite3_stmt *s;
+    int rc = stmt_get(c, id, &s);
+    if (rc != 0) return rc;
+    rc = sqlite3_step(s);
+    stmt_release(s);
+    return rc == SQLITE_DONE ? 0 : db_error(c, rc, op);
+}
+
+/* Rolls back if a transaction is open. A failed COMMIT (e.g. SQLITE_BUSY) leaves the transaction
+ * open, and some errors roll back by themselves, so the autocommit flag is the only reliable
+ * witness. */
+static void rollback(sqlite_conn_t *c)
+{
+    if (!sqlite3_get_autocommit(c->db)) (void)exec_stmt(c, STMT_ROLLBACK, "rollback");
+}
+
+static void conn_free(sqlite_conn_t *c)
+{
+    if (c == NULL) return;
+    for (int i = 0; i < STMT__COUNT; i++)
+        sqlite3_finalize(c->stmts[i]);
+    if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK) {
+        char q[256];
+        LOG_E("store_close_failed", "backend=sqlite err=%s",
+              log_quote(q, sizeof q, sqlite3_errmsg(c->db)));
+    }
+    free(c);
+}
+
+/* Runs a PRAGMA and, if want is not NULL, checks the first column of its answer. */
+static int pragma(sqlite_conn_t *c, const char *sql, const char *want)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK) return db_error(c, rc, "pragma");
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && want != NULL) {
+        const char *got = (const char *)sqlite3_column_text(s, 0);
+        if (got == NULL || sqlite3_stricmp(got, want) != 0) {
+            char q[128];
+            /* Not fatal: e.g. a file system without shared memory refuses WAL, and the store still
+             * works, only with less concurrency. */
+            LOG_W("store_pragma_ignored", "backend=sqlite pragma=%s got=%s", want,
+                  log_quote(q, sizeof q, got ? got : "(null)"));
+        }
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        sqlite3_finalize(s);
+        return db_error(c, rc, "pragma");
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+static int conn_open(const char *path, sqlite_conn_t **out)
+{
+    sqlite_conn_t *c = xcalloc(1, sizeof *c);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        char q[256], p[256];
+        LOG_E("store_open_failed", "backend=sqlite path=%s err=%s", log_quote(p, sizeof p, path),
+              log_quote(q, sizeof q, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc)));
+        conn_free(c);
+        return BH_ESTORE;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    /* busy_timeout first: switching to WAL needs a lock that another connection may hold. */
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    if ((rc = pragma(c, "PRAGMA journal_mode=WAL", "wal")) != 0 ||
+        (rc = pragma(c, "PRAGMA synchronous=NORMAL", NULL)) != 0 ||
+        (rc = pragma(c, "PRAGMA foreign_keys=ON", NULL)) != 0) {
+        conn_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* Takes an idle connection, or opens one if the pool has room, or waits for a check-in. */
+static int checkout(sqlite_store_t *s, sqlite_conn_t **out)
+{
+    uv_mutex_lock(&s->lock);
+    while (s->n_idle == 0 && s->n_open == POOL_MAX)
+        uv_cond_wait(&s->cond, &s->lock);
+    if (s->n_idle > 0) {
+        *out = s->idle[--s->n_idle];
+        uv_mutex_unlock(&s->lock);
+        return 0;
+    }
+    /* Reserve the slot, then open outside the lock: opening touches the disk. */
+    s->n_open++;
+    uv_mutex_unlock(&s->lock);
+    int rc = conn_open(s->path, out);
+    if (rc != 0) {
+        uv_mutex_lock(&s->lock);
+        s->n_open--;
+        uv_cond_signal(&s->cond);
+        uv_mutex_unlock(&s->lock);
+    }
+    return rc;
+}
+
+static void checkin(sqlite_store_t *s, sqlite_conn_t *c)
+{
+    /* An open transaction would leak into the next user's operation. Every path should have
+     * ended it already; this keeps a missed path from poisoning the pool. */
+    assert(sqlite3_get_autocommit(c->db));
+    rollback(c);
+    uv_mutex_lock(&s->lock);
+    assert(s->n_idle < s->n_open);
+    s->idle[s->n_idle++] = c;
+    uv_cond_signal(&s->cond);
+    uv_mutex_unlock(&s->lock);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Row helpers */
+
+/* Copies column col of s into dst (cap bytes, always NUL-terminated). Values longer than the
+ * array are cut at a UTF-8 character boundary so the result is still valid text. */
+static void column_copy(sqlite3_stmt *s, int col, char *dst, size_t cap)
+{
+    const unsigned char *src = sqlite3_column_text(s, col);
+    size_t n = src ? (size_t)sqlite3_column_bytes(s, col) : 0;
+    if (n >= cap) {
+        n = cap - 1;
+        /* src[n] is the first byte dropped; if it continues a character, drop that whole
+         * character by backing up to its lead byte. */
+        while (n > 0 && (src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    if (n > 0) memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v, int *rc)
+{
+    if (*rc == SQLITE_OK) *rc = sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+static void bind_int64(sqlite3_stmt *s, int i, int64_t v, int *rc)
+{
+    if (*rc == SQLITE_OK) *rc = sqlite3_bind_int64(s, i, v);
+}
+
+static void bind_null(sqlite3_stmt *s, int i, int *rc)
+{
+    if (*rc == SQLITE_OK) *rc = sqlite3_bind_null(s, i);
+}
+
+static void read_org(sqlite3_stmt *s, store_org_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->id = sqlite3_column_int64(s, 0);
+    column_copy(s, 1, o->name, sizeof o->name);
+    o->created_at = sqlite3_column_int64(s, 2);
+}
+
+static void read_property(sqlite3_stmt *s, store_property_t *p)
+{
+    memset(p, 0, sizeof *p);
+    p->id = sqlite3_column_int64(s, 0);
+    p->org_id = sqlite3_column_int64(s, 1);
+    column_copy(s, 2, p->name, sizeof p->name);
+    column_copy(s, 3, p->address, sizeof p->address);
+    column_copy(s, 4, p->city, sizeof p->city);
+    column_copy(s, 5, p->country, sizeof p->country);
+    column_copy(s, 6, p->timezone, sizeof p->timezone);
+    p->created_at = sqlite3_column_int64(s, 7);
+    p->updated_at = sqlite3_column_int64(s, 8);
+}
+
+static void read_room(sqlite3_stmt *s, store_room_t *r)
+{
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(s, 0);
+    r->org_id = sqlite3_column_int64(s, 1);
+    r->property_id = sqlite3_column_int64(s, 2);
+    column_copy(s, 3, r->number, sizeof r->number);
+    column_copy(s, 4, r->type, sizeof r->type);
+    column_copy(s, 5, r->status, sizeof r->status);
+    r->floor = sqlite3_column_int(s, 6);
+}
+
+/* Fills the scalar fields of u from a USER_COLS row. Returns 0 or BH_ESTORE if the role column
+ * holds a name this binary does not know (the CHECK constraint should make that impossible). */
+static int read_user(sqlite3_stmt *s, store_user_t *u)
+{
+    char role[32];
+    u->id = sqlite3_column_int64(s, 0);
+    u->org_id = sqlite3_column_int64(s, 1);
+    column_copy(s, 2, u->email, sizeof u->email);
+    column_copy(s, 3, u->name, sizeof u->name);
+    column_copy(s, 4, role, sizeof role);
+    column_copy(s, 5, u->password_hash, sizeof u->password_hash);
+    u->all_properties = sqlite3_column_int(s, 6) != 0;
+    u->created_at = sqlite3_column_int64(s, 7);
+    u->updated_at = sqlite3_column_int64(s, 8);
+    if (auth_role_parse(role, &u->role) != 0) {
+        char q[64];
+        LOG_E("store_bad_row", "backend=sqlite table=users id=%lld role=%s", (long long)u->id,
+              log_quote(q, sizeof q, role));
+        return BH_ESTORE;
+    }
+    return 0;
+}
+
+/* Grows a list by doubling; *cap is in elements. */
+static void *grow(void *arr, size_t *cap, size_t elem)
+{
+    *cap = *cap ? *cap * 2 : 8;
+    return xrealloc(arr, *cap * elem);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Migrations */
+
+/* Highest version recorded, 0 for a fresh database. */
+static int schema_version(sqlite_conn_t *c, int *version)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK) return db_error(c, rc, "migrate_version");
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) *version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : db_error(c, rc, "migrate_version");
+}
+
+static int record_migration(sqlite_conn_t *c, const migration_t *m)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(
+        c->db, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)", -1,
+        &s, NULL);
+    if (rc != SQLITE_OK) return db_error(c, rc, "migrate_record");
+    bind_int64(s, 1, m->version, &rc);
+    bind_text(s, 2, m->name, &rc);
+    bind_int64(s, 3, clock_unix_ms(), &rc);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? 0 : db_error(c, rc, "migrate_record");
+    sqlite3_finalize(s);
+    return err;
+}
+
+/* Applies one migration in its own transaction. *applied stays 0 when another process applied it
+ * between our version check and our write lock. */
+static int apply_migration(sqlite_conn_t *c, const migration_t *m, int *applied)
+{
+    char q[256];
+    int rc, current = 0;
+    *applied = 0;
+    if ((rc = exec_stmt(c, STMT_BEGIN_IMMEDIATE, "migrate_begin")) != 0) return rc;
+    /* Re-read under the write lock: two processes may run `migrate` at once. */
+    if ((rc = schema_version(c, &current)) != 0) goto fail;
+    if (current >= m->version) {
+        rollback(c);
+        return 0;
+    }
+    char *msg = NULL;
+    int src = sqlite3_exec(c->db, m->sql, NULL, NULL, &msg);
+    if (src != SQLITE_OK) {
+        LOG_E("store_migration_failed", "backend=sqlite version=%d name=%s err=%s", m->version,
+              m->name, log_quote(q, sizeof q, msg ? msg : sqlite3_errstr(src)));
+        sqlite3_free(msg);
+        rc = BH_ESTORE;
+        goto fail;
+    }
+    if ((rc = record_migration(c, m)) != 0) goto fail;
+    if ((rc = exec_stmt(c, STMT_COMMIT, "migrate_commit")) != 0) goto fail;
+    *applied = 1;
+    LOG_I("store_migration_applied", "backend=sqlite version=%d name=%s", m->version, m->name);
+    return 0;
+fail:
+    rollback(c);
+    return rc;
+}
+
+static int sqlite_migrate(store_t *st, int *applied, int *version)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    int rc, current = 0, latest = 0;
+    *applied = 0;
+    *version = 0;
+    for (const migration_t *m = migrations_sqlite; m->name != NULL; m++)
+        latest = m->version;
+
+    if ((rc = checkout(s, &c)) != 0) return rc;
+    /* Bootstrapping table: outside the numbered migrations because it records them. */
+    char *msg = NULL;
+    rc = sqlite3_exec(c->db,
+                      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                      "applied_at BIGINT NOT NULL)",
+                      NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        char q[256];
+        LOG_E("store_error", "backend=sqlite op=migrate_bootstrap err=%s",
+              log_quote(q, sizeof q, msg ? msg : sqlite3_errstr(rc)));
+        sqlite3_free(msg);
+        rc = BH_ESTORE;
+        goto out;
+    }
+    if ((rc = schema_version(c, &current)) != 0) goto out;
+    if (current > latest) {
+        /* A newer binary migrated this file. Running old code against a newer schema could
+         * corrupt data in ways neither version checks for, so refuse. */
+        LOG_E("store_schema_too_new",
+              "backend=sqlite db_version=%d binary_version=%d hint=upgrade_bellhop", current,
+              latest);
+        rc = BH_ESTORE;
+        goto out;
+    }
+    for (const migration_t *m = migrations_sqlite; m->name != NULL; m++) {
+        if (m->version <= current) continue;
+        int one = 0;
+        if ((rc = apply_migration(c, m, &one)) != 0) goto out;
+        *applied += one;
+        current = m->version;
+    }
+    rc = schema_version(c, version);
+out:
+    checkin(s, c);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Operations */
+
+static int sqlite_ping(store_t *st)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_PING, &q)) == 0) {
+        int src = sqlite3_step(q);
+        rc = src == SQLITE_ROW ? 0 : db_error(c, src, "ping");
+        stmt_release(q);
+    }
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_org_create(store_t *st, int64_t id, const char *name, int64_t *id_out)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_ORG_INSERT, &q)) == 0) {
+        int src = SQLITE_OK;
+        if (id > 0)
+            bind_int64(q, 1, id, &src);
+        else
+            bind_null(q, 1, &src);
+        bind_text(q, 2, name, &src);
+        bind_int64(q, 3, clock_unix_ms(), &src);
+        if (src == SQLITE_OK) src = sqlite3_step(q);
+        if (src == SQLITE_DONE) {
+            /* Per connection, and this connection is ours until checkin. */
+            *id_out = sqlite3_last_insert_rowid(c->db);
+            rc = 0;
+        } else {
+            rc = db_error(c, src, "org_create");
+        }
+        stmt_release(q);
+    }
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_org_get(store_t *st, int64_t id, store_org_t *out)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_ORG_GET, &q)) == 0) {
+        int src = sqlite3_bind_int64(q, 1, id);
+        if (src == SQLITE_OK) src = sqlite3_step(q);
+        if (src == SQLITE_ROW) {
+            read_org(q, out);
+            rc = 0;
+        } else {
+            rc = src == SQLITE_DONE ? BH_ENOTFOUND : db_error(c, src, "org_get");
+        }
+        stmt_release(q);
+    }
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_property_create(store_t *st, store_property_t *p)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int64_t now = clock_unix_ms();
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_PROPERTY_INSERT, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_int64(q, 1, p->org_id, &src);
+        bind_text(q, 2, p->name, &src);
+        bind_text(q, 3, p->address, &src);
+        bind_text(q, 4, p->city, &src);
+        bind_text(q, 5, p->country, &src);
+        bind_text(q, 6, p->timezone, &src);
+        bind_int64(q, 7, now, &src);
+        if (src == SQLITE_OK) src = sqlite3_step(q);
+        if (src == SQLITE_DONE) {
+            p->id = sqlite3_last_insert_rowid(c->db);
+            p->created_at = p->updated_at = now;
+            rc = 0;
+        } else {
+            rc = db_error(c, src, "property_create");
+        }
+        stmt_release(q);
+    }
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_property_get(store_t *st, int64_t org_id, int64_t id, store_property_t *out)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_PROPERTY_GET, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_int64(q, 1, org_id, &src);
+        bind_int64(q, 2, id, &src);
+        if (src == SQLITE_OK) src = sqlite3_step(q);
+        if (src == SQLITE_ROW) {
+            read_property(q, out);
+            rc = 0;
+        } else {
+            rc = src == SQLITE_DONE ? BH_ENOTFOUND : db_error(c, src, "property_get");
+        }
+        stmt_release(q);
+    }
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_property_list(store_t *st, int64_t org_id, store_property_t **out, size_t *n)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    store_property_t *arr = NULL;
+    size_t len = 0, cap = 0;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_PROPERTY_LIST, &q)) == 0) {
+        int src = sqlite3_bind_int64(q, 1, org_id);
+        while (src == SQLITE_OK || src == SQLITE_ROW) {
+            if ((src = sqlite3_step(q)) != SQLITE_ROW) break;
+            if (len == cap) arr = grow(arr, &cap, sizeof *arr);
+            read_property(q, &arr[len++]);
+        }
+        rc = src == SQLITE_DONE ? 0 : db_error(c, src, "property_list");
+        stmt_release(q);
+    }
+    checkin(s, c);
+    if (rc != 0) {
+        free(arr);
+        return rc;
+    }
+    *out = arr;
+    *n = len;
+    return 0;
+}
+
+static int sqlite_room_create(store_t *st, store_room_t *r)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_ROOM_INSERT, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_int64(q, 1, r->org_id, &src);
+        bind_int64(q, 2, r->property_id, &src);
+        bind_text(q, 3, r->number, &src);
+        bind_text(q, 4, r->type, &src);
+        bind_text(q, 5, r->status, &src);
+        bind_int64(q, 6, r->floor, &src);
+        if (src == SQLITE_OK) src = sqlite3_step(q);
+        if (src == SQLITE_DONE && sqlite3_changes(c->db) == 1) {
+            r->id = sqlite3_last_insert_rowid(c->db);
+            rc = 0;
+        } else if (src == SQLITE_DONE) {
+            rc = BH_ENOTFOUND; /* no such property in this organisation */
+        } else {
+            rc = db_error(c, src, "room_create");
+        }
+        stmt_release(q);
+    }
+    checkin(s, c);
+    return rc;
+}
+
+/* 0 if the property exists in the organisation, else BH_ENOTFOUND or BH_ESTORE. */
+static int property_exists(sqlite_conn_t *c, int64_t org_id, int64_t id)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(c, STMT_PROPERTY_EXISTS, &q);
+    if (rc != 0) return rc;
+    int src = SQLITE_OK;
+    bind_int64(q, 1, org_id, &src);
+    bind_int64(q, 2, id, &src);
+    if (src == SQLITE_OK) src = sqlite3_step(q);
+    rc = src == SQLITE_ROW    ? 0
+         : src == SQLITE_DONE ? BH_ENOTFOUND
+                              : db_error(c, src, "property_exists");
+    stmt_release(q);
+    return rc;
+}
+
+static int sqlite_room_list(store_t *st, int64_t org_id, int64_t property_id, store_room_t **out,
+                            size_t *n)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    store_room_t *arr = NULL;
+    size_t len = 0, cap = 0;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_ROOM_LIST, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_int64(q, 1, org_id, &src);
+        bind_int64(q, 2, property_id, &src);
+        while (src == SQLITE_OK || src == SQLITE_ROW) {
+            if ((src = sqlite3_step(q)) != SQLITE_ROW) break;
+            if (len == cap) arr = grow(arr, &cap, sizeof *arr);
+            read_room(q, &arr[len++]);
+        }
+        rc = src == SQLITE_DONE ? 0 : db_error(c, src, "room_list");
+        stmt_release(q);
+    }
+    /* Only an empty list needs telling apart "no rooms yet" from "no such property"; rooms are
+     * never moved between properties, so the two reads need no shared snapshot. */
+    if (rc == 0 && len == 0) rc = property_exists(c, org_id, property_id);
+    checkin(s, c);
+    if (rc != 0) {
+        free(arr);
+        return rc;
+    }
+    *out = arr;
+    *n = len;
+    return 0;
+}
+
+/* Inserts the user's property list, skipping repeats. Runs inside the caller's transaction. */
+static int insert_user_properties(sqlite_conn_t *c, const store_user_t *u)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(c, STMT_USER_PROPERTY_INSERT, &q);
+    if (rc != 0) return rc;
+    for (size_t i = 0; i < u->n_properties; i++) {
+        int dup = 0;
+        /* Quadratic, but n is bounded by AUTH_MAX_PROPERTIES and this runs once per user. */
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = u->property_ids[j] == u->property_ids[i];
+        if (dup) continue;
+        int src = SQLITE_OK;
+        bind_int64(q, 1, u->id, &src);
+        bind_int64(q, 2, u->org_id, &src);
+        bind_int64(q, 3, u->property_ids[i], &src);
+        if (src == SQLITE_OK) src = sqlite3_step(q);
+        int changed = sqlite3_changes(c->db);
+        stmt_release(q);
+        if (src != SQLITE_DONE) return db_error(c, src, "user_create_properties");
+        /* A property outside the user's organisation is bad input, not a missing resource. */
+        if (changed != 1) return BH_EINVAL;
+    }
+    return 0;
+}
+
+static int sqlite_user_create(store_t *st, store_user_t *u)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int64_t now = clock_unix_ms();
+    int src = SQLITE_OK;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = exec_stmt(c, STMT_BEGIN_IMMEDIATE, "user_create_begin")) != 0) goto out;
+    if ((rc = stmt_get(c, STMT_USER_INSERT, &q)) != 0) goto fail;
+    bind_int64(q, 1, u->org_id, &src);
+    bind_text(q, 2, u->email, &src);
+    bind_text(q, 3, u->name, &src);
+    bind_text(q, 4, auth_role_name(u->role), &src);
+    bind_text(q, 5, u->password_hash, &src);
+    bind_int64(q, 6, u->all_properties, &src);
+    bind_int64(q, 7, now, &src);
+    if (src == SQLITE_OK) src = sqlite3_step(q);
+    stmt_release(q);
+    if (src != SQLITE_DONE) {
+        rc = db_error(c, src, "user_create");
+        goto fail;
+    }
+    u->id = sqlite3_last_insert_rowid(c->db);
+    if (!u->all_properties && (rc = insert_user_properties(c, u)) != 0) goto fail;
+    if ((rc = exec_stmt(c, STMT_COMMIT, "user_create_commit")) != 0) goto fail;
+    u->created_at = u->updated_at = now;
+    goto out;
+fail:
+    rollback(c);
+    u->id = 0;
+out:
+    checkin(s, c);
+    return rc;
+}
+
+/* Runs a user query (STMT_USER_GET or STMT_USER_BY_EMAIL, already bound) and loads the user's
+ * property list, inside one read transaction so the two agree. */
+static int load_user(sqlite_conn_t *c, sqlite3_stmt *q, store_user_t *out, const char *op)
+{
+    int src = sqlite3_step(q);
+    int rc = src == SQLITE_ROW    ? read_user(q, out)
+             : src == SQLITE_DONE ? BH_ENOTFOUND
+                                  : db_error(c, src, op);
+    stmt_release(q);
+    if (rc != 0 || out->all_properties) return rc;
+
+    sqlite3_stmt *p;
+    size_t cap = 0;
+    if ((rc = stmt_get(c, STMT_USER_PROPERTIES, &p)) != 0) return rc;
+    src = sqlite3_bind_int64(p, 1, out->id);
+    while (src == SQLITE_OK || src == SQLITE_ROW) {
+        if ((src = sqlite3_step(p)) != SQLITE_ROW) break;
+        if (out->n_properties == cap)
+            out->property_ids = grow(out->property_ids, &cap, sizeof *out->property_ids);
+        out->property_ids[out->n_properties++] = sqlite3_column_int64(p, 0);
+    }
+    rc = src == SQLITE_DONE ? 0 : db_error(c, src, op);
+    stmt_release(p);
+    return rc;
+}
+
+/* Shared tail of user_get and user_by_email: q is bound; on failure out is left disposed. */
+static int fetch_user(sqlite_store_t *s, sqlite_conn_t *c, sqlite3_stmt *q, store_user_t *out,
+                      const char *op)
+{
+    int rc = exec_stmt(c, STMT_BEGIN, op);
+    if (rc != 0) {
+        stmt_release(q);
+    } else {
+        rc = load_user(c, q, out, op);
+        /* A read transaction has nothing to commit, so COMMIT cannot fail in a way that
+         * matters; rollback() still guards against it staying open. */
+        if (exec_stmt(c, STMT_COMMIT, op) != 0) rollback(c);
+    }
+    checkin(s, c);
+    if (rc != 0) store_user_dispose(out);
+    return rc;
+}
+
+static int sqlite_user_get(store_t *st, int64_t org_id, int64_t id, store_user_t *out)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_USER_GET, &q)) != 0) {
+        checkin(s, c);
+        return rc;
+    }
+    int src = SQLITE_OK;
+    bind_int64(q, 1, org_id, &src);
+    bind_int64(q, 2, id, &src);
+    if (src != SQLITE_OK) {
+        stmt_release(q);
+        rc = db_error(c, src, "user_get");
+        checkin(s, c);
+        return rc;
+    }
+    return fetch_user(s, c, q, out, "user_get");
+}
+
+static int sqlite_user_by_email(store_t *st, const char *email, store_user_t *out)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_USER_BY_EMAIL, &q)) != 0) {
+        checkin(s, c);
+        return rc;
+    }
+    int src = sqlite3_bind_text(q, 1, email, -1, SQLITE_STATIC);
+    if (src != SQLITE_OK) {
+        stmt_release(q);
+        rc = db_error(c, src, "user_by_email");
+        checkin(s, c);
+        return rc;
+    }
+    return fetch_user(s, c, q, out, "user_by_email");
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Open and close */
+
+static void sqlite_close(store_t *st)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    /* Closing with a connection still checked out is a use-after-free in the making. */
+    assert(s->n_idle == s->n_open);
+    for (int i = 0; i < s->n_idle; i++)
+        conn_free(s->idle[i]);
+    uv_cond_destroy(&s->cond);
+    uv_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+int store__sqlite_open(const char *path, store_t **out)
+{
+    char q[256];
+    *out = NULL;
+    /* Every pooled connection to ":memory:" would get its own empty database. */
+    if (path[0] == '\0' || strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0) {
+        LOG_E("store_config", "backend=sqlite path=%s reason=%s", log_quote(q, sizeof q, path),
+              "need_a_database_file");
+        return BH_ECONFIG;
+    }
+    /* NOMUTEX connections rely on the library being built thread-safe (Debian's is). */
+    if (!sqlite3_threadsafe()) {
+        LOG_E("store_config", "backend=sqlite reason=%s", "sqlite_built_without_threads");
+        return BH_ESTORE;
+    }
+    sqlite_store_t *s = xcalloc(1, sizeof *s);
+    sqlite_conn_t *c = NULL;
+    int rc = BH_ESTORE, have_mutex, have_cond;
+    s->super.vt = &sqlite_vtable;
+    s->path = xstrdup(path);
+    have_mutex = uv_mutex_init(&s->lock) == 0;
+    have_cond = have_mutex && uv_cond_init(&s->cond) == 0;
+    if (!have_cond) {
+        LOG_E("store_open_failed", "backend=sqlite reason=%s", "pool_lock_init");
+        goto err;
+    }
+    /* Open one connection now so that a bad path fails at start-up, not on the first request. */
+    if ((rc = conn_open(path, &c)) != 0) goto err;
+    s->idle[s->n_idle++] = c;
+    s->n_open = 1;
+    *out = &s->super;
+    return 0;
+
+err:
+    if (have_cond) uv_cond_destroy(&s->cond);
+    if (have_mutex) uv_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+    return rc;
+}
+
+static const struct store_vtable sqlite_vtable = {
+    .name = "sqlite",
+    .close = sqlite_close,
+    .migrate = sqlite_migrate,
+    .ping = sqlite_ping,
+    .org_create = sqlite_org_create,
+    .org_get = sqlite_org_get,
+    .property_create = sqlite_property_create,
+    .property_get = sqlite_property_get,
+    .property_list = sqlite_property_list,
+    .room_create = sqlite_room_create,
+    .room_list = sqlite_room_list,
+    .user_create = sqlite_user_create,
+    .user_get = sqlite_user_get,
+    .user_by_email = sqlite_user_by_email,
+};

@@ -1,0 +1,139 @@
+// Starts the real bellhop binary on a free port with a fresh data dir, for black-box tests.
+//
+//   const srv = await startServer();            // waits for the "listening" log line
+//   const res = await srv.fetch('/health');
+//   const token = srv.token({ org: 1, user: 1, role: 'owner' });
+//   await srv.stop();                           // SIGTERM; asserts a clean exit, no sanitizer report
+//
+// BELLHOP_BIN names the binary (the Makefile sets it; build/bellhop by default).
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ROOT = resolve(here, '../../..');
+export const BIN = process.env.BELLHOP_BIN || join(ROOT, 'build/bellhop');
+const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: UndefinedBehaviorSanitizer/;
+
+/** Waits until pred() is truthy, polling every `every` ms, failing after `timeout` ms. */
+export async function waitFor(pred, { timeout = 5000, every = 10, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** Runs a bellhop sub-command synchronously and returns its stdout (throws on non-zero exit). */
+export function bellhop(args, { env = {}, dataDir, input } = {}) {
+  const full = dataDir ? [...args, '--data-dir', dataDir] : args;
+  return execFileSync(BIN, full, {
+    env: { ...process.env, BELLHOP_LOG_LEVEL: 'warn', ...env },
+    input,
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+export async function startServer({ env = {}, args = [], dataDir, workers = 2 } = {}) {
+  const ownDir = !dataDir;
+  dataDir = dataDir || mkdtempSync(join(tmpdir(), 'bellhop-test-'));
+  const child = spawn(
+    BIN,
+    ['serve', '--bind', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--workers', String(workers),
+     '--web-dir', join(ROOT, 'web'), ...args],
+    {
+      env: { ...process.env, BELLHOP_LOG_LEVEL: 'info', ASAN_OPTIONS: 'detect_leaks=1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stderr = '';
+  let stdout = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  let exit = null;
+  exited.then((e) => { exit = e; });
+
+  const port = await waitFor(() => {
+    if (exit) throw new Error(`bellhop exited early (${JSON.stringify(exit)}):\n${stderr}`);
+    const m = /msg=listening .*port=(\d+)/.exec(stderr);
+    return m && Number(m[1]);
+  }, { timeout: 15000, what: 'the listening log line' });
+
+  const base = `http://127.0.0.1:${port}`;
+  const srv = {
+    port,
+    base,
+    dataDir,
+    child,
+    get stderr() { return stderr; },
+    get stdout() { return stdout; },
+    /** fetch() relative to the server; JSON bodies (objects) are sent as application/json. */
+    async fetch(path, opts = {}) {
+      const o = { ...opts, headers: { ...(opts.headers || {}) } };
+      if (o.token) { o.headers.authorization = `Bearer ${o.token}`; delete o.token; }
+      if (o.json !== undefined) {
+        o.body = JSON.stringify(o.json);
+        o.headers['content-type'] = 'application/json';
+        delete o.json;
+      }
+      return fetch(base + path, o);
+    },
+    /** A token from `bellhop token` with the same data dir (so the same secret). */
+    token({ org = 1, user = 1, role = 'owner', properties, name, ttl } = {}) {
+      const a = ['token', '--org', String(org), '--user', String(user), '--role', role];
+      if (properties) a.push('--properties', properties.join(','));
+      if (name) a.push('--name', name);
+      if (ttl) a.push('--ttl', String(ttl));
+      return bellhop(a, { dataDir, env }).trim();
+    },
+    /** Sends SIGTERM and waits; asserts a clean exit and no sanitizer report. */
+    async stop({ keepData = false } = {}) {
+      if (!exit) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 15000);
+        await exited;
+        clearTimeout(t);
+      }
+      if (ownDir && !keepData) rmSync(dataDir, { recursive: true, force: true });
+      if (SANITIZER_RE.test(stderr)) throw new Error(`sanitizer report:\n${stderr.slice(-8000)}`);
+      if (exit.code !== 0) throw new Error(`bellhop exited with ${JSON.stringify(exit)}:\n${stderr.slice(-4000)}`);
+    },
+    /** SIGKILL, for crash tests: no exit checks. */
+    async kill() {
+      if (!exit) { child.kill('SIGKILL'); await exited; }
+    },
+  };
+  return srv;
+}
+
+/** A raw TCP connection for tests that must send exact bytes (pipelining, slow headers, ...). */
+export function rawConnect(port) {
+  return new Promise((res, rej) => {
+    const s = net.connect(port, '127.0.0.1');
+    let data = '';
+    let ended = false;
+    s.setEncoding('latin1');
+    s.on('data', (d) => { data += d; });
+    s.on('end', () => { ended = true; });
+    s.on('close', () => { ended = true; });
+    s.on('error', () => { ended = true; });
+    s.on('connect', () => res({
+      socket: s,
+      write: (b) => s.write(b),
+      get data() { return data; },
+      get ended() { return ended; },
+      /** Waits until the received bytes match re (or the peer closes). */
+      waitData: (re, timeout = 5000) => waitFor(() => re.test(data) && data, { timeout, what: `data matching ${re}` }),
+      waitEnd: (timeout = 5000) => waitFor(() => ended, { timeout, what: 'the connection to close' }),
+      close: () => s.destroy(),
+    }));
+    s.on('error', rej);
+  });
+}
