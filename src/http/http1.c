@@ -81,6 +81,7 @@ struct http_conn_s {
     const char *error_code;
     const char *error_message;
     int dispatching;      /* inside a handler call: answers must not re-enter process() */
+    int upgraded;         /* handed over to another protocol: HTTP is done with it */
     int message_done;
     uint64_t n_requests;
 };
@@ -435,7 +436,8 @@ static void reset_for_next(http_conn_t *hc)
     hc->message_done = 0;
     hc->state = CONN_IDLE;
     hc->super.deadline = uv_now(&hc->super.worker->loop) + hc->server->limits.idle_timeout_ms;
-    http_parser_pause(&hc->parser, 0);
+    /* A parser in an error state asserts when (un)paused; such a connection is closing anyway. */
+    if (HTTP_PARSER_ERRNO(&hc->parser) == HPE_PAUSED) http_parser_pause(&hc->parser, 0);
 }
 
 /* Feeds data to the parser; returns the bytes consumed. */
@@ -495,15 +497,18 @@ static void process_input(http_conn_t *hc, const char *data, size_t len)
             continue;
         }
         if (hc->parser.upgrade) {
-            /* Bytes after an upgrade request belong to the new protocol; without a protocol to
-             * hand them to, answer this request and end the connection. */
+            /* Bytes after an upgrade request belong to the new protocol: keep them for a
+             * takeover; if the handler answers with plain HTTP instead, the connection ends. */
             hc->req->keep_alive = 0;
+            if (len) buf_append(&hc->in, data, len);
+            len = 0;
         }
         dispatch(hc);
+        if (hc->upgraded) return;
     }
 }
 
-static void on_data(net_conn_t *c, const char *data, size_t len)
+static void on_data(net_conn_t *c, char *data, size_t len)
 {
     http_conn_t *hc = (http_conn_t *)c;
     process_input(hc, data, len);
@@ -845,6 +850,28 @@ void http_respond_error(http_req_t *r, int status, const char *code, const char 
     va_end(ap);
     http_respond_json(r, status,
                       json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+net_conn_t *http_req_takeover(http_req_t *r, const char *head, size_t len, int status,
+                              buf_t *extra)
+{
+    http_conn_t *hc = r->conn;
+    r->answered = 1;
+    if (hc == NULL || net_conn_is_closing(&hc->super)) {
+        finish(r, status, 0);
+        return NULL;
+    }
+    net_conn_write_owned(&hc->super, xstrndup(head, len), len);
+    double ms = (double)(clock_mono_ns() - r->start_ns) / 1e6;
+    if (r->server->log_cb) r->server->log_cb(r, status, 0, ms);
+    hc->upgraded = 1;
+    hc->req = NULL;
+    hc->state = CONN_IDLE;
+    hc->super.deadline = 0;
+    buf_append(extra, hc->in.data, hc->in.len);
+    buf_dispose(&hc->in);
+    req_free(r);
+    return &hc->super;
 }
 
 static void send_error_and_close(http_conn_t *hc, int status, const char *code, const char *msg)
