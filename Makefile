@@ -14,7 +14,7 @@ JOBS ?= $(shell nproc)
 BUILD_PACKAGES := build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libwslay-dev \
                   libjansson-dev libsqlite3-dev libssl-dev libsodium-dev
 TEST_PACKAGES := curl ca-certificates
-BENCH_PACKAGES := wrk nginx-light
+BENCH_PACKAGES := wrk nginx-light bc
 
 ifeq ($(SANITIZE),1)
   BUILD_DIR := build-asan

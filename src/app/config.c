@@ -69,6 +69,22 @@ static const option_t options[] = {
      "after an error answer, how long to drain the client's input before closing, ms"},
     {"health-interval", "BELLHOP_HEALTH_INTERVAL_MS", OPT_INT, OFF(health_interval_ms), "5000",
      100, 3600000, "how often the store is checked in the background for /health, ms"},
+    {"handshake-timeout", "BELLHOP_HANDSHAKE_TIMEOUT_MS", OPT_INT, OFF(handshake_timeout_ms),
+     "10000", 10, 600000, "a stream must send its handshake within this time, ms (close 4408)"},
+    {"heartbeat", "BELLHOP_HEARTBEAT_MS", OPT_INT, OFF(heartbeat_ms), "25000", 50, 3600000,
+     "WebSocket ping after this much silence; close after twice as much, ms"},
+    {"ws-max-message", "BELLHOP_WS_MAX_MESSAGE", OPT_SIZE, OFF(ws_max_message), "65536", 128,
+     64 * MIB, "largest message a client may send on a stream, bytes (close 1009)"},
+    {"ws-max-outbuf", "BELLHOP_WS_MAX_OUTBUF", OPT_SIZE, OFF(ws_max_outbuf), "4194304", 4 * KIB,
+     1024 * MIB, "bytes queued for one slow client before it is closed (close 4429)"},
+    {"history-max-events", "BELLHOP_HISTORY_MAX_EVENTS", OPT_INT, OFF(history_max_events),
+     "10000", 1, 10000000, "events kept per (org, service) stream for resume"},
+    {"history-max-age", "BELLHOP_HISTORY_MAX_AGE_S", OPT_INT, OFF(history_max_age_s), "86400", 1,
+     31536000, "age after which events leave the resume window, seconds"},
+    {"replay-max", "BELLHOP_REPLAY_MAX", OPT_INT, OFF(replay_max), "10000", 1, 10000000,
+     "most events replayed per service on resume; a longer gap gets a reset"},
+    {"service-roles", "BELLHOP_SERVICE_ROLES", OPT_STR, OFF(service_roles), "", 0, 0,
+     "override who reads a service, e.g. \"finance=owner|admin;users=owner\""},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 

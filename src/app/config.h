@@ -34,6 +34,15 @@ typedef struct config_s {
     int idle_timeout_ms;
     int linger_ms;
     int health_interval_ms;
+    /* realtime streams */
+    int handshake_timeout_ms;
+    int heartbeat_ms;
+    size_t ws_max_message;
+    size_t ws_max_outbuf;
+    int history_max_events;
+    int history_max_age_s;
+    int replay_max;
+    char *service_roles;
 } config_t;
 
 /* Looks up an environment variable; tests pass their own. Returns NULL when unset. */

@@ -14,6 +14,8 @@
 #include "http/http.h"
 #include "http/router.h"
 #include "net/worker.h"
+#include "realtime/hub.h"
+#include "realtime/stream.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +30,10 @@ typedef struct server_s {
     uv_signal_t sigint, sigterm;
     uv_timer_t health_timer;
     int health_in_flight;
+    uv_timer_t prune_timer;
+    int prune_in_flight;
+    rt_hub_t *hub;
+    rt_server_t *rt;
     net_worker_t *workers;
     int n_workers;
     int stopping;
@@ -86,6 +92,31 @@ static void on_health_timer(uv_timer_t *t)
     }
 }
 
+/* ---- history retention ---------------------------------------------------------------------------- */
+
+static void prune_work(store_t *st, void *data)
+{
+    (void)st;
+    server_t *srv = data;
+    rt_hub_prune(srv->hub);
+}
+
+static void prune_done(void *data, int status)
+{
+    (void)status;
+    server_t *srv = data;
+    srv->prune_in_flight = 0;
+}
+
+static void on_prune_timer(uv_timer_t *t)
+{
+    server_t *srv = t->data;
+    if (srv->prune_in_flight) return;
+    srv->prune_in_flight = 1;
+    if (store_submit(srv->hctx.store, &srv->loop, prune_work, prune_done, srv) != 0)
+        srv->prune_in_flight = 0;
+}
+
 /* ---- signals ------------------------------------------------------------------------------------ */
 
 static void stop(server_t *srv)
@@ -93,10 +124,13 @@ static void stop(server_t *srv)
     if (srv->stopping) return;
     srv->stopping = 1;
     LOG_I("stopping", "workers=%d", srv->n_workers);
+    /* Streams first (close frames with 1001), then the workers: tasks run in posting order. */
+    rt_server_shutdown(srv->rt);
     for (int i = 0; i < srv->n_workers; i++) net_worker_stop(&srv->workers[i]);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->health_timer, NULL);
+    uv_close((uv_handle_t *)&srv->prune_timer, NULL);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -132,10 +166,29 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
 
+    rt_policy_default(&srv.hctx.policy);
+    char perr[256];
+    if (cfg->service_roles[0] && rt_policy_parse(&srv.hctx.policy, cfg->service_roles, perr,
+                                                 sizeof perr) != 0) {
+        fprintf(stderr, "bellhop: BELLHOP_SERVICE_ROLES: %s\n", perr);
+        return BH_ECONFIG;
+    }
+    rt_hub_config_t hub_cfg = {.history_max_events = (size_t)cfg->history_max_events,
+                               .history_max_age_ms = (int64_t)cfg->history_max_age_s * 1000};
+    srv.hub = rt_hub_new(st, &hub_cfg);
+    int hrc = rt_hub_load(srv.hub);
+    if (hrc != 0) {
+        LOG_E("history_load_failed", "err=%s", err_str(hrc));
+        rt_hub_free(srv.hub);
+        return hrc;
+    }
+    srv.hctx.hub = srv.hub;
+
     http_router_t *router = http_router_new();
     if (handlers_register(router) != 0) {
         LOG_E("routes_invalid", NULL);
         http_router_free(router);
+        rt_hub_free(srv.hub);
         return BH_EINTERNAL;
     }
     http_limits_t limits = {
@@ -161,7 +214,18 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
         started = i + 1;
         rc = net_worker_listen(&srv.workers[i], cfg->bind, &port, cfg->backlog);
     }
+    rt_limits_t rl = {
+        .handshake_timeout_ms = (unsigned)cfg->handshake_timeout_ms,
+        .ws = {.max_message = cfg->ws_max_message,
+               .max_outbuf = cfg->ws_max_outbuf,
+               .heartbeat_ms = (unsigned)cfg->heartbeat_ms,
+               .allowed_origins = cfg->allowed_origins},
+        .replay_max = (size_t)cfg->replay_max,
+    };
+    srv.rt = rt_server_new(srv.hub, &srv.hctx.policy, &rl, srv.workers, started);
+    srv.hctx.rt = srv.rt;
     if (rc != 0) {
+        rt_server_shutdown(srv.rt);
         LOG_E("listen_failed", "bind=%s port=%d err=%s", cfg->bind, cfg->port, uv_strerror(rc));
         fprintf(stderr, "bellhop: cannot listen on %s:%d: %s\n", cfg->bind, cfg->port,
                 uv_strerror(rc));
@@ -187,12 +251,17 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
         srv.health_timer.data = &srv;
         uv_timer_start(&srv.health_timer, on_health_timer, (uint64_t)cfg->health_interval_ms,
                        (uint64_t)cfg->health_interval_ms);
+        uv_timer_init(&srv.loop, &srv.prune_timer);
+        srv.prune_timer.data = &srv;
+        uv_timer_start(&srv.prune_timer, on_prune_timer, 60000, 60000);
         uv_run(&srv.loop, UV_RUN_DEFAULT);
         for (int i = 0; i < srv.n_workers; i++) net_worker_join(&srv.workers[i]);
         LOG_I("stopped", NULL);
     }
     uv_run(&srv.loop, UV_RUN_DEFAULT); /* close callbacks and the last health check */
     uv_loop_close(&srv.loop);
+    rt_server_free(srv.rt);
+    rt_hub_free(srv.hub);
     free(srv.workers);
     http_server_free(http);
     http_router_free(router);

@@ -20,6 +20,7 @@ const char *err_str(int err)
     case BH_ESTORE: return "store failure";
     case BH_ECONFIG: return "invalid configuration";
     case BH_EINTERNAL: return "internal error";
+    case BH_ECONFLICT: return "conflicting state";
     default: break;
     }
     if (err < 0 && err > BH_ENOMEM + 1000) return "unknown error";

@@ -21,7 +21,8 @@ enum {
     BH_EDECLINED,       /* not mine: let the next handler try */
     BH_ESTORE,          /* the store failed (I/O, corrupt, locked for too long) */
     BH_ECONFIG,         /* configuration is invalid */
-    BH_EINTERNAL        /* broken invariant; a bug */
+    BH_EINTERNAL,       /* broken invariant; a bug */
+    BH_ECONFLICT        /* the record is not in a state that allows this (HTTP 409) */
 };
 
 /* Returns a static, human readable description of a bellhop or libuv error code. */

@@ -258,3 +258,21 @@ void handlers_auth_me(http_req_t *req)
     int rc = store_submit(h->store, http_req_loop(req), me_work, me_done, m);
     if (rc != 0) me_done(m, rc);
 }
+
+/* ---- authorisation helpers ------------------------------------------------------------------ */
+
+int handlers_require_role(http_req_t *req, const auth_claims_t *c, unsigned mask,
+                          const char *what)
+{
+    if ((unsigned)c->role < ROLE__COUNT && (mask & (1u << c->role))) return 1;
+    http_respond_error(req, 403, "forbidden", "role %s may not %s", auth_role_name(c->role), what);
+    return 0;
+}
+
+int handlers_require_property(http_req_t *req, const auth_claims_t *c, int64_t property_id)
+{
+    if (auth_claims_has_property(c, property_id)) return 1;
+    http_respond_error(req, 403, "property_forbidden", "no access to property %lld",
+                       (long long)property_id);
+    return 0;
+}

@@ -9,6 +9,9 @@
 #include "auth/auth.h"
 #include "http/http.h"
 #include "http/router.h"
+#include "realtime/hub.h"
+#include "realtime/service.h"
+#include "realtime/stream.h"
 #include "store/store.h"
 
 #include <stdatomic.h>
@@ -25,6 +28,9 @@ typedef struct hctx_s {
     int64_t started_ms;
     atomic_int store_ok;     /* 1 while the background check reaches the store */
     atomic_llong store_checked_ms;
+    rt_hub_t *hub;           /* borrowed; event streams */
+    rt_policy_t policy;      /* which roles read which service */
+    rt_server_t *rt;         /* borrowed; the stream sessions of every worker */
 } hctx_t;
 
 /* Adds every route to r. Returns 0 or BH_EINVAL (a bad pattern: a bug). */
@@ -39,10 +45,25 @@ int handlers_authenticate(http_req_t *req, auth_claims_t *out);
  * cookie, for browsers that cannot set headers (WebSocket upgrades). */
 int handlers_authenticate_any(http_req_t *req, auth_claims_t *out);
 
+/* 1 if role is in mask (a set of 1u << auth_role_t). Otherwise answers 403 "forbidden" naming
+ * what was attempted, and returns 0. */
+int handlers_require_role(http_req_t *req, const auth_claims_t *c, unsigned mask,
+                          const char *what);
+/* 1 if the claims allow property_id. Otherwise answers 403 "property_forbidden", returns 0. */
+int handlers_require_property(http_req_t *req, const auth_claims_t *c, int64_t property_id);
+/* Registers the domain routes (finance, guests, tasks, properties, users): domain_routes.c. */
+int handlers_register_domain(http_router_t *r);
+
+#define ROLE_BIT(r) (1u << (r))
+
 /* Route groups. */
 void handlers_health_get(http_req_t *req);
 void handlers_auth_login(http_req_t *req);
 void handlers_auth_me(http_req_t *req);
+void handlers_realtime_stream(http_req_t *req);
+void handlers_realtime_publish(http_req_t *req);
+void handlers_realtime_metrics(http_req_t *req);
+void handlers_prometheus(http_req_t *req);
 
 /* JSON for a user row / claims (new references). */
 json_t *handlers_user_json(const store_user_t *u);

@@ -11,10 +11,14 @@ int handlers_register(http_router_t *r)
         {HTTP_M_GET, "/health", handlers_health_get},
         {HTTP_M_POST, "/auth/login", handlers_auth_login},
         {HTTP_M_GET, "/auth/me", handlers_auth_me},
+        {HTTP_M_GET, "/v2/realtime/stream", handlers_realtime_stream},
+        {HTTP_M_POST, "/v2/realtime/publish", handlers_realtime_publish},
+        {HTTP_M_GET, "/v2/realtime/metrics", handlers_realtime_metrics},
+        {HTTP_M_GET, "/metrics", handlers_prometheus},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = http_router_add(r, routes[i].method, routes[i].pattern, routes[i].handler);
         if (rc != 0) return rc;
     }
-    return 0;
+    return handlers_register_domain(r);
 }

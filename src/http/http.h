@@ -115,6 +115,18 @@ void http_respond_error(http_req_t *req, int status, const char *code, const cha
 void http_respond_owned(http_req_t *req, int status, const char *content_type, char *body,
                         size_t len);
 
+/* ---- protocol switch (WebSocket) ------------------------------------------------------------- */
+
+typedef struct buf_s buf_t;
+typedef struct net_conn_s net_conn_t;
+/* Ends req by writing head[0..len) (a complete response head such as a 101, copied) and hands
+ * the connection over: HTTP never touches it again. Bytes the client sent after the request are
+ * appended to *extra for the new protocol. The caller then sets c->proto and c->data and starts
+ * reading; the new protocol's on_free must free its own state and then free(c), the
+ * connection's storage. Returns NULL if the client has already gone (req is finished anyway). */
+net_conn_t *http_req_takeover(http_req_t *req, const char *head, size_t len, int status,
+                              buf_t *extra);
+
 /* Reason phrase of a status code ("Not Found"). */
 const char *http_status_text(int status);
 

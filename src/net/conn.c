@@ -1,6 +1,7 @@
 #include "net/conn.h"
 
 #include "core/alloc.h"
+#include "core/blob.h"
 #include "core/log.h"
 
 #include <arpa/inet.h>
@@ -11,7 +12,9 @@
 
 typedef struct write_req_s {
     uv_write_t req;
-    char *data; /* owned; the unwritten tail points into it */
+    char *data;   /* owned; the unwritten tail points into it (NULL for a blob write) */
+    blob_t *blob; /* a reference, for blob writes */
+    char head[];  /* for blob writes: the unwritten part of the head */
 } write_req_t;
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -125,6 +128,7 @@ static void on_write(uv_write_t *req, int status)
     write_req_t *wr = (write_req_t *)req;
     net_conn_t *c = req->handle->data;
     free(wr->data);
+    blob_unref(wr->blob);
     free(wr);
     c->_pending_writes--;
     if (status < 0 && status != UV_ECANCELED && !c->_closing) {
@@ -160,10 +164,54 @@ int net_conn_write_owned(net_conn_t *c, char *data, size_t len)
     }
     write_req_t *wr = xmalloc(sizeof *wr);
     wr->data = data;
+    wr->blob = NULL;
     uv_buf_t b = uv_buf_init(data + off, (unsigned)(len - off));
     int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (rc != 0) {
         free(data);
+        free(wr);
+        net_conn_close(c, 0, 0);
+        return rc;
+    }
+    c->_pending_writes++;
+    net_conn_ref(c);
+    return 0;
+}
+
+int net_conn_write_blob(net_conn_t *c, const void *head, size_t head_len, blob_t *b, size_t off,
+                        size_t len)
+{
+    if (c->_closing || c->_handle_closed) return UV_ECANCELED;
+    uv_buf_t bufs[2] = {uv_buf_init((char *)head, (unsigned)head_len),
+                        uv_buf_init(b->data + off, (unsigned)len)};
+    size_t done = 0, total = head_len + len;
+    if (c->_pending_writes == 0) {
+        int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, 2);
+        if (n >= 0) {
+            done = (size_t)n;
+        } else if (n != UV_EAGAIN) {
+            net_conn_close(c, 0, 0);
+            return n;
+        }
+    }
+    if (done == total) return 0;
+    /* Queue the rest: what is left of the head is copied (it is small and the caller's), the
+     * blob part is referenced. */
+    size_t head_left = done < head_len ? head_len - done : 0;
+    write_req_t *wr = xmalloc(sizeof *wr + head_left);
+    wr->data = NULL;
+    wr->blob = blob_ref(b);
+    uv_buf_t q[2];
+    unsigned nq = 0;
+    if (head_left) {
+        memcpy(wr->head, (const char *)head + done, head_left);
+        q[nq++] = uv_buf_init(wr->head, (unsigned)head_left);
+    }
+    size_t blob_done = done > head_len ? done - head_len : 0;
+    q[nq++] = uv_buf_init(b->data + off + blob_done, (unsigned)(len - blob_done));
+    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, q, nq, on_write);
+    if (rc != 0) {
+        blob_unref(wr->blob);
         free(wr);
         net_conn_close(c, 0, 0);
         return rc;

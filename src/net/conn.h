@@ -18,8 +18,9 @@
 #include <uv.h>
 
 typedef struct net_conn_proto_s {
-    /* Bytes arrived. data is lent for the duration of the call only. */
-    void (*on_data)(net_conn_t *c, const char *data, size_t len);
+    /* Bytes arrived. data is lent (and writable, e.g. to unmask in place) for the duration of the
+     * call only. */
+    void (*on_data)(net_conn_t *c, char *data, size_t len);
     /* The peer closed its side (status UV_EOF) or reading failed. Usually: net_conn_close(). */
     void (*on_eof)(net_conn_t *c, int status);
     /* c->deadline passed. */
@@ -36,6 +37,7 @@ struct net_conn_s {
     net_worker_t *worker;
     uint64_t deadline; /* monotonic ms; 0: none */
     char peer[64];     /* "ip:port" of the remote end */
+    void *data;        /* the current protocol's state, when it is not the container itself */
 
     /* private */
     queue_t _node; /* in worker->_conns */
@@ -58,6 +60,11 @@ void net_conn_read_stop(net_conn_t *c);
  * Tries a direct write first; what the socket does not take at once is queued. Returns 0 or UV_E*
  * (then the connection is being closed). */
 int net_conn_write_owned(net_conn_t *c, char *data, size_t len);
+/* Writes head[0..head_len) (copied if it must wait) followed by b->data[off..off+len), without
+ * copying the blob: a reference is held until the bytes are written. Returns 0 or UV_E*. */
+typedef struct blob_s blob_t;
+int net_conn_write_blob(net_conn_t *c, const void *head, size_t head_len, blob_t *b, size_t off,
+                        size_t len);
 /* Bytes queued in the kernel's stead, waiting for the socket. */
 size_t net_conn_write_queue_size(const net_conn_t *c);
 /* Ends the connection. graceful: let queued writes go out, send FIN, and discard input for at most

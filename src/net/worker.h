@@ -29,6 +29,7 @@ struct net_worker_s {
     uv_loop_t loop;
     int index;
     void *data; /* the server's, borrowed */
+    void *ext;  /* per-worker state of a layer above (the realtime streams), borrowed */
     net_accept_cb on_accept;
 
     /* private */

@@ -9,6 +9,7 @@
 #include "store/store_int.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,282 @@ int store_user_by_email(store_t *st, const char *email, store_user_t *out)
     lower_ascii(key);
     store_user_dispose(out);
     return st->vt->user_by_email(st, key, out);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Domain records */
+
+static const char *const expense_statuses[] = {"pending", "approved", "rejected", NULL};
+static const char *const guest_statuses[] = {"checked_in", "checked_out", NULL};
+static const char *const task_statuses[] = {"open", "in_progress", "done", "cancelled", NULL};
+static const char *const task_priorities[] = {"low", "normal", "high", "urgent", NULL};
+
+static int one_of(const char *s, const char *const *names)
+{
+    for (; *names; names++)
+        if (strcmp(s, *names) == 0) return 1;
+    return 0;
+}
+
+/* An enum field of an input struct: fits, and is one of names, or empty and then set to dflt. */
+static int enum_field(char *s, size_t cap, const char *const *names, const char *dflt)
+{
+    if (!fits(s, cap)) return 0;
+    if (s[0] == '\0') snprintf(s, cap, "%s", dflt);
+    return one_of(s, names);
+}
+
+/* ISO 4217 shape: exactly three upper-case ASCII letters. */
+static int currency_valid(const char *c)
+{
+    if (!fits(c, STORE_CURRENCY_MAX) || strlen(c) != 3) return 0;
+    for (int i = 0; i < 3; i++)
+        if (c[i] < 'A' || c[i] > 'Z') return 0;
+    return 1;
+}
+
+/* Shared checks of a list query; statuses (NULL: the table has none) bounds q->status. Returns
+ * 0 to go on, 1 when the answer is the empty list (no organisation), or BH_EINVAL. The caller
+ * has emptied its out-parameters. */
+static int query_check(const store_query_t *q, const char *const *statuses)
+{
+    if (q == NULL) return BH_EINVAL;
+    if (q->limit < 1 || q->limit > STORE_LIST_MAX || q->property_id < 0 || q->before_id < 0 ||
+        q->assignee_id < 0)
+        return BH_EINVAL;
+    if (!q->all_properties && q->n_scope > 0 && q->scope == NULL) return BH_EINVAL;
+    if (q->status != NULL && (statuses == NULL || !one_of(q->status, statuses))) return BH_EINVAL;
+    return q->org_id <= 0 ? 1 : 0;
+}
+
+int store_revenue_create(store_t *st, store_revenue_t *r)
+{
+    if (r == NULL || r->org_id <= 0 || r->property_id <= 0 || r->amount_cents <= 0 ||
+        !currency_valid(r->currency) || !fits_nonempty(r->source, sizeof r->source) ||
+        !fits(r->description, sizeof r->description) || r->occurred_at < 0 || r->created_by < 0)
+        return BH_EINVAL;
+    return st->vt->revenue_create(st, r);
+}
+
+int store_revenue_list(store_t *st, const store_query_t *q, store_revenue_t **out, size_t *n)
+{
+    if (out == NULL || n == NULL) return BH_EINVAL;
+    *out = NULL;
+    *n = 0;
+    int rc = query_check(q, NULL);
+    return rc != 0 ? (rc == 1 ? 0 : rc) : st->vt->revenue_list(st, q, out, n);
+}
+
+int store_expense_create(store_t *st, store_expense_t *e)
+{
+    if (e == NULL || e->org_id <= 0 || e->property_id <= 0 || e->amount_cents <= 0 ||
+        !currency_valid(e->currency) || !fits_nonempty(e->category, sizeof e->category) ||
+        !fits(e->description, sizeof e->description) || e->created_by < 0)
+        return BH_EINVAL;
+    /* A new expense is always pending, with no decision yet, whatever the caller left there. */
+    snprintf(e->status, sizeof e->status, "pending");
+    e->note[0] = '\0';
+    e->decided_by = e->decided_at = 0;
+    return st->vt->expense_create(st, e);
+}
+
+int store_expense_get(store_t *st, int64_t org_id, int64_t id, store_expense_t *out)
+{
+    if (out == NULL) return BH_EINVAL;
+    if (org_id <= 0 || id <= 0) return BH_ENOTFOUND;
+    return st->vt->expense_get(st, org_id, id, out);
+}
+
+int store_expense_decide(store_t *st, int64_t org_id, int64_t id, const char *status, int64_t by,
+                         const char *note, store_expense_t *out)
+{
+    if (note == NULL) note = "";
+    if (out == NULL || status == NULL || by < 0 || !fits(note, STORE_DESC_MAX) ||
+        (strcmp(status, "approved") != 0 && strcmp(status, "rejected") != 0))
+        return BH_EINVAL;
+    if (org_id <= 0 || id <= 0) return BH_ENOTFOUND;
+    return st->vt->expense_decide(st, org_id, id, status, by, note, out);
+}
+
+int store_expense_list(store_t *st, const store_query_t *q, store_expense_t **out, size_t *n)
+{
+    if (out == NULL || n == NULL) return BH_EINVAL;
+    *out = NULL;
+    *n = 0;
+    int rc = query_check(q, expense_statuses);
+    return rc != 0 ? (rc == 1 ? 0 : rc) : st->vt->expense_list(st, q, out, n);
+}
+
+int store_guest_create(store_t *st, store_guest_t *g)
+{
+    if (g == NULL || g->org_id <= 0 || g->property_id <= 0 ||
+        !fits_nonempty(g->name, sizeof g->name) || !fits(g->email, sizeof g->email) ||
+        !fits(g->phone, sizeof g->phone) || !fits(g->room_number, sizeof g->room_number) ||
+        g->nights < 0 || g->nights > 365 || g->created_by < 0)
+        return BH_EINVAL;
+    snprintf(g->status, sizeof g->status, "checked_in");
+    g->checked_out_at = 0;
+    return st->vt->guest_create(st, g);
+}
+
+int store_guest_get(store_t *st, int64_t org_id, int64_t id, store_guest_t *out)
+{
+    if (out == NULL) return BH_EINVAL;
+    if (org_id <= 0 || id <= 0) return BH_ENOTFOUND;
+    return st->vt->guest_get(st, org_id, id, out);
+}
+
+int store_guest_checkout(store_t *st, int64_t org_id, int64_t id, store_guest_t *out)
+{
+    if (out == NULL) return BH_EINVAL;
+    if (org_id <= 0 || id <= 0) return BH_ENOTFOUND;
+    return st->vt->guest_checkout(st, org_id, id, out);
+}
+
+int store_guest_list(store_t *st, const store_query_t *q, store_guest_t **out, size_t *n)
+{
+    if (out == NULL || n == NULL) return BH_EINVAL;
+    *out = NULL;
+    *n = 0;
+    int rc = query_check(q, guest_statuses);
+    return rc != 0 ? (rc == 1 ? 0 : rc) : st->vt->guest_list(st, q, out, n);
+}
+
+int store_task_create(store_t *st, store_task_t *t)
+{
+    if (t == NULL || t->org_id <= 0 || t->property_id <= 0 ||
+        !fits_nonempty(t->title, sizeof t->title) ||
+        !fits(t->description, sizeof t->description) || t->assignee_id < 0 || t->due_at < 0 ||
+        t->created_by < 0 ||
+        !enum_field(t->priority, sizeof t->priority, task_priorities, "normal") ||
+        !enum_field(t->status, sizeof t->status, task_statuses, "open"))
+        return BH_EINVAL;
+    return st->vt->task_create(st, t);
+}
+
+int store_task_get(store_t *st, int64_t org_id, int64_t id, store_task_t *out)
+{
+    if (out == NULL) return BH_EINVAL;
+    if (org_id <= 0 || id <= 0) return BH_ENOTFOUND;
+    return st->vt->task_get(st, org_id, id, out);
+}
+
+int store_task_assign(store_t *st, int64_t org_id, int64_t id, int64_t assignee_id,
+                      store_task_t *out)
+{
+    if (out == NULL || assignee_id < 0) return BH_EINVAL;
+    if (org_id <= 0 || id <= 0) return BH_ENOTFOUND;
+    return st->vt->task_assign(st, org_id, id, assignee_id, out);
+}
+
+int store_task_set_status(store_t *st, int64_t org_id, int64_t id, const char *status,
+                          store_task_t *out)
+{
+    if (out == NULL || status == NULL || !one_of(status, task_statuses)) return BH_EINVAL;
+    if (org_id <= 0 || id <= 0) return BH_ENOTFOUND;
+    return st->vt->task_set_status(st, org_id, id, status, out);
+}
+
+int store_task_list(store_t *st, const store_query_t *q, store_task_t **out, size_t *n)
+{
+    if (out == NULL || n == NULL) return BH_EINVAL;
+    *out = NULL;
+    *n = 0;
+    int rc = query_check(q, task_statuses);
+    return rc != 0 ? (rc == 1 ? 0 : rc) : st->vt->task_list(st, q, out, n);
+}
+
+int store_property_update(store_t *st, int64_t org_id, int64_t id,
+                          const store_property_patch_t *patch, store_property_t *out)
+{
+    if (patch == NULL || out == NULL) return BH_EINVAL;
+    const store_property_t *p = NULL; /* only for the sizes of its arrays */
+    if ((patch->name && !fits_nonempty(patch->name, sizeof p->name)) ||
+        (patch->address && !fits(patch->address, sizeof p->address)) ||
+        (patch->city && !fits(patch->city, sizeof p->city)) ||
+        (patch->country && !fits(patch->country, sizeof p->country)) ||
+        (patch->timezone && !fits(patch->timezone, sizeof p->timezone)))
+        return BH_EINVAL;
+    if (org_id <= 0 || id <= 0) return BH_ENOTFOUND;
+    return st->vt->property_update(st, org_id, id, patch, out);
+}
+
+int store_user_update(store_t *st, int64_t org_id, int64_t id, const store_user_patch_t *patch,
+                      store_user_t *out)
+{
+    if (patch == NULL || out == NULL) return BH_EINVAL;
+    store_user_dispose(out);
+    if (patch->name && !fits(patch->name, sizeof out->name)) return BH_EINVAL;
+    if (patch->set_role && ((int)patch->role < 0 || patch->role >= ROLE__COUNT)) return BH_EINVAL;
+    if (patch->set_properties && !patch->all_properties) {
+        if (patch->n_properties > AUTH_MAX_PROPERTIES) return BH_EINVAL;
+        if (patch->n_properties > 0 && patch->property_ids == NULL) return BH_EINVAL;
+        for (size_t i = 0; i < patch->n_properties; i++)
+            if (patch->property_ids[i] <= 0) return BH_EINVAL;
+    }
+    if (org_id <= 0 || id <= 0) return BH_ENOTFOUND;
+    return st->vt->user_update(st, org_id, id, patch, out);
+}
+
+int store_user_list(store_t *st, const store_query_t *q, store_user_t **out, size_t *n)
+{
+    auth_role_t role;
+    if (q == NULL || out == NULL || n == NULL) return BH_EINVAL;
+    *out = NULL;
+    *n = 0;
+    /* For users, the status filter is a role name: checked here, not as a status. */
+    store_query_t rest = *q;
+    rest.status = NULL;
+    int rc = query_check(&rest, NULL);
+    if (rc != 0) return rc == 1 ? 0 : rc;
+    if (q->status != NULL && auth_role_parse(q->status, &role) != 0) return BH_EINVAL;
+    return st->vt->user_list(st, q, out, n);
+}
+
+void store_user_list_free(store_user_t *users, size_t n)
+{
+    for (size_t i = 0; users && i < n; i++)
+        free(users[i].property_ids);
+    free(users);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Realtime event history */
+
+int store_event_append(store_t *st, const store_event_t *e)
+{
+    if (e == NULL || e->org_id <= 0 || e->service == NULL ||
+        !fits_nonempty(e->service, STORE_SERVICE_MAX) || e->epoch == NULL ||
+        !fits_nonempty(e->epoch, STORE_EPOCH_MAX) || e->offset <= 0 || e->property_id < 0 ||
+        e->type == NULL || e->type[0] == '\0' || e->json == NULL || e->json_len == 0 ||
+        e->json_len > INT_MAX)
+        return BH_EINVAL;
+    return st->vt->event_append(st, e);
+}
+
+int store_streams_load(store_t *st, store_stream_t **out, size_t *n)
+{
+    if (out == NULL || n == NULL) return BH_EINVAL;
+    *out = NULL;
+    *n = 0;
+    return st->vt->streams_load(st, out, n);
+}
+
+int store_events_scan(store_t *st, int64_t min_ts_ms, size_t per_stream_max, store_event_cb cb,
+                      void *data)
+{
+    if (cb == NULL) return BH_EINVAL;
+    /* A window of no events: nothing to read, so no need to ask the backend. */
+    if (per_stream_max == 0) return 0;
+    return st->vt->events_scan(st, min_ts_ms, per_stream_max, cb, data);
+}
+
+int store_events_prune(store_t *st, int64_t min_ts_ms, size_t per_stream_max, int64_t *deleted)
+{
+    int64_t dummy;
+    if (deleted == NULL) deleted = &dummy;
+    *deleted = 0;
+    return st->vt->events_prune(st, min_ts_ms, per_stream_max, deleted);
 }
 
 /* ---------------------------------------------------------------------------------------------

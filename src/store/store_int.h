@@ -43,6 +43,40 @@ struct store_vtable {
     int (*user_create)(store_t *st, store_user_t *u);
     int (*user_get)(store_t *st, int64_t org_id, int64_t id, store_user_t *out);
     int (*user_by_email)(store_t *st, const char *email, store_user_t *out);
+
+    /* Domain records (store.c has checked every text field, enum and id, applied the enum
+     * defaults and bounded limits; a decide/set_status status is valid for its table). */
+    int (*revenue_create)(store_t *st, store_revenue_t *r);
+    int (*revenue_list)(store_t *st, const store_query_t *q, store_revenue_t **out, size_t *n);
+    int (*expense_create)(store_t *st, store_expense_t *e);
+    int (*expense_get)(store_t *st, int64_t org_id, int64_t id, store_expense_t *out);
+    int (*expense_decide)(store_t *st, int64_t org_id, int64_t id, const char *status, int64_t by,
+                          const char *note, store_expense_t *out);
+    int (*expense_list)(store_t *st, const store_query_t *q, store_expense_t **out, size_t *n);
+    int (*guest_create)(store_t *st, store_guest_t *g);
+    int (*guest_get)(store_t *st, int64_t org_id, int64_t id, store_guest_t *out);
+    int (*guest_checkout)(store_t *st, int64_t org_id, int64_t id, store_guest_t *out);
+    int (*guest_list)(store_t *st, const store_query_t *q, store_guest_t **out, size_t *n);
+    int (*task_create)(store_t *st, store_task_t *t);
+    int (*task_get)(store_t *st, int64_t org_id, int64_t id, store_task_t *out);
+    int (*task_assign)(store_t *st, int64_t org_id, int64_t id, int64_t assignee_id,
+                       store_task_t *out);
+    int (*task_set_status)(store_t *st, int64_t org_id, int64_t id, const char *status,
+                           store_task_t *out);
+    int (*task_list)(store_t *st, const store_query_t *q, store_task_t **out, size_t *n);
+    int (*property_update)(store_t *st, int64_t org_id, int64_t id,
+                           const store_property_patch_t *patch, store_property_t *out);
+    int (*user_update)(store_t *st, int64_t org_id, int64_t id, const store_user_patch_t *patch,
+                       store_user_t *out);
+    int (*user_list)(store_t *st, const store_query_t *q, store_user_t **out, size_t *n);
+
+    /* Event history: e's strings are non-NULL and fit their bounds, offset > 0, json_len in
+     * 1..INT_MAX; per_stream_max is >= 1 and cb non-NULL. */
+    int (*event_append)(store_t *st, const store_event_t *e);
+    int (*streams_load)(store_t *st, store_stream_t **out, size_t *n);
+    int (*events_scan)(store_t *st, int64_t min_ts_ms, size_t per_stream_max, store_event_cb cb,
+                       void *data);
+    int (*events_prune)(store_t *st, int64_t min_ts_ms, size_t per_stream_max, int64_t *deleted);
 };
 
 /* The base every backend handle starts with. */

@@ -26,6 +26,7 @@
 
 #include <assert.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,11 @@ typedef enum {
     STMT_USER_GET,
     STMT_USER_BY_EMAIL,
     STMT_USER_PROPERTIES,
+    STMT_EVENT_INSERT,
+    STMT_STREAM_UPSERT,
+    STMT_STREAMS_LOAD,
+    STMT_EVENTS_SCAN,
+    STMT_EVENTS_PRUNE,
     STMT__COUNT
 } stmt_id_t;
 
@@ -94,6 +100,29 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_USER_BY_EMAIL] = "SELECT " USER_COLS " FROM users WHERE email = ?1",
     [STMT_USER_PROPERTIES] =
         "SELECT property_id FROM user_properties WHERE user_id = ?1 ORDER BY property_id",
+    [STMT_EVENT_INSERT] = "INSERT INTO events (org_id, service, \"offset\", property_id, ts_ms, "
+                          "type, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* The WHERE makes a stream that exists under another epoch change nothing (zero changes):
+     * the caller's offsets belong to a different history. max() keeps heads monotonic. */
+    [STMT_STREAM_UPSERT] =
+        "INSERT INTO streams (org_id, service, epoch, head) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (org_id, service) DO UPDATE SET head = max(streams.head, excluded.head) "
+        "WHERE streams.epoch = excluded.epoch",
+    [STMT_STREAMS_LOAD] =
+        "SELECT org_id, service, epoch, head FROM streams ORDER BY org_id, service",
+    /* Ranked over every event of the stream, then cut by age, so that the scan returns exactly
+     * what STMT_EVENTS_PRUNE with the same arguments keeps. */
+    [STMT_EVENTS_SCAN] =
+        "SELECT e.org_id, e.service, s.epoch, e.\"offset\", e.property_id, e.ts_ms, e.type, e.json "
+        "FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY org_id, service "
+        "ORDER BY \"offset\" DESC) AS rn FROM events) AS e "
+        "JOIN streams AS s ON s.org_id = e.org_id AND s.service = e.service "
+        "WHERE e.rn <= ?2 AND e.ts_ms >= ?1 ORDER BY e.org_id, e.service, e.\"offset\"",
+    [STMT_EVENTS_PRUNE] =
+        "DELETE FROM events WHERE ts_ms < ?1 OR (org_id, service, \"offset\") IN ("
+        "SELECT org_id, service, \"offset\" FROM (SELECT org_id, service, \"offset\", "
+        "ROW_NUMBER() OVER (PARTITION BY org_id, service ORDER BY \"offset\" DESC) AS rn "
+        "FROM events) WHERE rn > ?2)",
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -164,7 +193,7 @@ static void stmt_release(sqlite3_stmt *s)
 /* Runs a statement that returns no rows (BEGIN, COMMIT, ...). */
 static int exec_stmt(sqlite_conn_t *c, stmt_id_t id, const char *op)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = stmt_get(c, id, &s);
     if (rc != 0) return rc;
     rc = sqlite3_step(s);
@@ -499,7 +528,7 @@ static int sqlite_ping(store_t *st)
 {
     sqlite_store_t *s = (sqlite_store_t *)st;
     sqlite_conn_t *c;
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = NULL;
     int rc = checkout(s, &c);
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_PING, &q)) == 0) {
@@ -515,7 +544,7 @@ static int sqlite_org_create(store_t *st, int64_t id, const char *name, int64_t 
 {
     sqlite_store_t *s = (sqlite_store_t *)st;
     sqlite_conn_t *c;
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = NULL;
     int rc = checkout(s, &c);
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_ORG_INSERT, &q)) == 0) {
@@ -544,7 +573,7 @@ static int sqlite_org_get(store_t *st, int64_t id, store_org_t *out)
 {
     sqlite_store_t *s = (sqlite_store_t *)st;
     sqlite_conn_t *c;
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = NULL;
     int rc = checkout(s, &c);
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_ORG_GET, &q)) == 0) {
@@ -566,7 +595,7 @@ static int sqlite_property_create(store_t *st, store_property_t *p)
 {
     sqlite_store_t *s = (sqlite_store_t *)st;
     sqlite_conn_t *c;
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = NULL;
     int64_t now = clock_unix_ms();
     int rc = checkout(s, &c);
     if (rc != 0) return rc;
@@ -597,7 +626,7 @@ static int sqlite_property_get(store_t *st, int64_t org_id, int64_t id, store_pr
 {
     sqlite_store_t *s = (sqlite_store_t *)st;
     sqlite_conn_t *c;
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = NULL;
     int rc = checkout(s, &c);
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_PROPERTY_GET, &q)) == 0) {
@@ -621,7 +650,7 @@ static int sqlite_property_list(store_t *st, int64_t org_id, store_property_t **
 {
     sqlite_store_t *s = (sqlite_store_t *)st;
     sqlite_conn_t *c;
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = NULL;
     store_property_t *arr = NULL;
     size_t len = 0, cap = 0;
     int rc = checkout(s, &c);
@@ -650,7 +679,7 @@ static int sqlite_room_create(store_t *st, store_room_t *r)
 {
     sqlite_store_t *s = (sqlite_store_t *)st;
     sqlite_conn_t *c;
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = NULL;
     int rc = checkout(s, &c);
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_ROOM_INSERT, &q)) == 0) {
@@ -679,7 +708,7 @@ static int sqlite_room_create(store_t *st, store_room_t *r)
 /* 0 if the property exists in the organisation, else BH_ENOTFOUND or BH_ESTORE. */
 static int property_exists(sqlite_conn_t *c, int64_t org_id, int64_t id)
 {
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = NULL;
     int rc = stmt_get(c, STMT_PROPERTY_EXISTS, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
@@ -698,7 +727,7 @@ static int sqlite_room_list(store_t *st, int64_t org_id, int64_t property_id, st
 {
     sqlite_store_t *s = (sqlite_store_t *)st;
     sqlite_conn_t *c;
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = NULL;
     store_room_t *arr = NULL;
     size_t len = 0, cap = 0;
     int rc = checkout(s, &c);
@@ -731,7 +760,7 @@ static int sqlite_room_list(store_t *st, int64_t org_id, int64_t property_id, st
 /* Inserts the user's property list, skipping repeats. Runs inside the caller's transaction. */
 static int insert_user_properties(sqlite_conn_t *c, const store_user_t *u)
 {
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = NULL;
     int rc = stmt_get(c, STMT_USER_PROPERTY_INSERT, &q);
     if (rc != 0) return rc;
     for (size_t i = 0; i < u->n_properties; i++) {
@@ -758,7 +787,7 @@ static int sqlite_user_create(store_t *st, store_user_t *u)
 {
     sqlite_store_t *s = (sqlite_store_t *)st;
     sqlite_conn_t *c;
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = NULL;
     int64_t now = clock_unix_ms();
     int src = SQLITE_OK;
     int rc = checkout(s, &c);
@@ -802,7 +831,7 @@ static int load_user(sqlite_conn_t *c, sqlite3_stmt *q, store_user_t *out, const
     stmt_release(q);
     if (rc != 0 || out->all_properties) return rc;
 
-    sqlite3_stmt *p;
+    sqlite3_stmt *p = NULL;
     size_t cap = 0;
     if ((rc = stmt_get(c, STMT_USER_PROPERTIES, &p)) != 0) return rc;
     src = sqlite3_bind_int64(p, 1, out->id);
@@ -839,7 +868,7 @@ static int sqlite_user_get(store_t *st, int64_t org_id, int64_t id, store_user_t
 {
     sqlite_store_t *s = (sqlite_store_t *)st;
     sqlite_conn_t *c;
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = NULL;
     int rc = checkout(s, &c);
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_USER_GET, &q)) != 0) {
@@ -862,7 +891,7 @@ static int sqlite_user_by_email(store_t *st, const char *email, store_user_t *ou
 {
     sqlite_store_t *s = (sqlite_store_t *)st;
     sqlite_conn_t *c;
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = NULL;
     int rc = checkout(s, &c);
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_USER_BY_EMAIL, &q)) != 0) {
@@ -877,6 +906,173 @@ static int sqlite_user_by_email(store_t *st, const char *email, store_user_t *ou
         return rc;
     }
     return fetch_user(s, c, q, out, "user_by_email");
+}
+
+
+/* ---------------------------------------------------------------------------------------------
+ * Realtime event history */
+
+/* SQLite integers are signed 64-bit; a window "as large as possible" must not wrap negative. */
+static int64_t clamp_count(size_t n)
+{
+    return n > (size_t)INT64_MAX ? INT64_MAX : (int64_t)n;
+}
+
+static int sqlite_event_append(store_t *st, const store_event_t *e)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int src = SQLITE_OK;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    /* IMMEDIATE: the event and the head must move together, and a deferred transaction could
+     * fail its upgrade to a write lock without consulting the busy handler. */
+    if ((rc = exec_stmt(c, STMT_BEGIN_IMMEDIATE, "event_append_begin")) != 0) goto out;
+
+    if ((rc = stmt_get(c, STMT_EVENT_INSERT, &q)) != 0) goto fail;
+    bind_int64(q, 1, e->org_id, &src);
+    bind_text(q, 2, e->service, &src);
+    bind_int64(q, 3, e->offset, &src);
+    if (e->property_id > 0)
+        bind_int64(q, 4, e->property_id, &src);
+    else
+        bind_null(q, 4, &src);
+    bind_int64(q, 5, e->ts_ms, &src);
+    bind_text(q, 6, e->type, &src);
+    /* json is not NUL-terminated: bind exactly its bytes. store.c bounded json_len by INT_MAX. */
+    if (src == SQLITE_OK) src = sqlite3_bind_text(q, 7, e->json, (int)e->json_len, SQLITE_STATIC);
+    if (src == SQLITE_OK) src = sqlite3_step(q);
+    stmt_release(q);
+    if (src != SQLITE_DONE) {
+        rc = db_error(c, src, "event_append");
+        goto fail;
+    }
+
+    if ((rc = stmt_get(c, STMT_STREAM_UPSERT, &q)) != 0) goto fail;
+    src = SQLITE_OK;
+    bind_int64(q, 1, e->org_id, &src);
+    bind_text(q, 2, e->service, &src);
+    bind_text(q, 3, e->epoch, &src);
+    bind_int64(q, 4, e->offset, &src);
+    if (src == SQLITE_OK) src = sqlite3_step(q);
+    int changed = sqlite3_changes(c->db);
+    stmt_release(q);
+    if (src != SQLITE_DONE) {
+        rc = db_error(c, src, "event_append_head");
+        goto fail;
+    }
+    if (changed != 1) {
+        char q1[64], q2[64];
+        LOG_W("store_epoch_mismatch", "backend=sqlite org=%lld service=%s epoch=%s",
+              (long long)e->org_id, log_quote(q1, sizeof q1, e->service),
+              log_quote(q2, sizeof q2, e->epoch));
+        rc = BH_EINVAL;
+        goto fail;
+    }
+    if ((rc = exec_stmt(c, STMT_COMMIT, "event_append_commit")) != 0) goto fail;
+    goto out;
+fail:
+    rollback(c);
+out:
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_streams_load(store_t *st, store_stream_t **out, size_t *n)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    store_stream_t *arr = NULL;
+    size_t len = 0, cap = 0;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_STREAMS_LOAD, &q)) == 0) {
+        int src;
+        while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+            if (len == cap) arr = grow(arr, &cap, sizeof *arr);
+            store_stream_t *r = &arr[len++];
+            memset(r, 0, sizeof *r);
+            r->org_id = sqlite3_column_int64(q, 0);
+            column_copy(q, 1, r->service, sizeof r->service);
+            column_copy(q, 2, r->epoch, sizeof r->epoch);
+            r->head = sqlite3_column_int64(q, 3);
+        }
+        rc = src == SQLITE_DONE ? 0 : db_error(c, src, "streams_load");
+        stmt_release(q);
+    }
+    checkin(s, c);
+    if (rc != 0) {
+        free(arr);
+        return rc;
+    }
+    *out = arr;
+    *n = len;
+    return 0;
+}
+
+static int sqlite_events_scan(store_t *st, int64_t min_ts_ms, size_t per_stream_max,
+                              store_event_cb cb, void *data)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_EVENTS_SCAN, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_int64(q, 1, min_ts_ms, &src);
+        bind_int64(q, 2, clamp_count(per_stream_max), &src);
+        while (src == SQLITE_OK || src == SQLITE_ROW) {
+            if ((src = sqlite3_step(q)) != SQLITE_ROW) break;
+            store_event_t e;
+            e.org_id = sqlite3_column_int64(q, 0);
+            e.service = (const char *)sqlite3_column_text(q, 1);
+            e.epoch = (const char *)sqlite3_column_text(q, 2);
+            e.offset = sqlite3_column_int64(q, 3);
+            e.property_id = sqlite3_column_int64(q, 4); /* NULL reads as 0: none */
+            e.ts_ms = sqlite3_column_int64(q, 5);
+            e.type = (const char *)sqlite3_column_text(q, 6);
+            e.json = (const char *)sqlite3_column_text(q, 7);
+            e.json_len = (size_t)sqlite3_column_bytes(q, 7);
+            /* Text columns are NULL only when SQLite ran out of memory converting them. */
+            if (e.service == NULL || e.epoch == NULL || e.type == NULL || e.json == NULL) {
+                src = SQLITE_NOMEM;
+                break;
+            }
+            if ((rc = cb(&e, data)) != 0) break;
+        }
+        if (rc == 0) rc = src == SQLITE_DONE ? 0 : db_error(c, src, "events_scan");
+        stmt_release(q);
+    }
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_events_prune(store_t *st, int64_t min_ts_ms, size_t per_stream_max,
+                               int64_t *deleted)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_EVENTS_PRUNE, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_int64(q, 1, min_ts_ms, &src);
+        bind_int64(q, 2, clamp_count(per_stream_max), &src);
+        if (src == SQLITE_OK) src = sqlite3_step(q);
+        if (src == SQLITE_DONE) {
+            *deleted = sqlite3_changes64(c->db);
+            rc = 0;
+        } else {
+            rc = db_error(c, src, "events_prune");
+        }
+        stmt_release(q);
+    }
+    checkin(s, c);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -951,4 +1147,8 @@ static const struct store_vtable sqlite_vtable = {
     .user_create = sqlite_user_create,
     .user_get = sqlite_user_get,
     .user_by_email = sqlite_user_by_email,
+    .event_append = sqlite_event_append,
+    .streams_load = sqlite_streams_load,
+    .events_scan = sqlite_events_scan,
+    .events_prune = sqlite_events_prune,
 };
