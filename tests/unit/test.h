@@ -47,8 +47,10 @@ typedef struct test_entry_s {
             TEST_FAIL_("%s: expected \"%s\", got \"%s\"", #actual, e_, a_ ? a_ : "(null)");       \
     } while (0)
 
-#define TEST_MAIN(...)                                                                            \
-    int main(void)                                                                                \
+/* Defines test_run_all(), which runs the listed tests and returns the failure count; for files
+ * that need set-up around the run (a temporary directory, say) and write their own main(). */
+#define TEST_RUN(...)                                                                             \
+    static int test_run_all(void)                                                                 \
     {                                                                                             \
         static const test_entry_t tests_[] = {__VA_ARGS__};                                       \
         int n_ = (int)(sizeof tests_ / sizeof tests_[0]), failures_ = 0;                          \
@@ -61,7 +63,14 @@ typedef struct test_entry_s {
             failures_ += failed_;                                                                 \
         }                                                                                         \
         printf("# %d passed, %d failed\n", n_ - failures_, failures_);                            \
-        return failures_ ? 1 : 0;                                                                 \
+        return failures_;                                                                         \
+    }
+
+#define TEST_MAIN(...)                                                                            \
+    TEST_RUN(__VA_ARGS__)                                                                         \
+    int main(void)                                                                                \
+    {                                                                                             \
+        return test_run_all() ? 1 : 0;                                                            \
     }
 
 #endif
