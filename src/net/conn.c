@@ -12,9 +12,9 @@
 
 typedef struct write_req_s {
     uv_write_t req;
-    char *data;   /* owned; the unwritten tail points into it (NULL for a blob write) */
-    blob_t *blob; /* a reference, for blob writes */
-    char head[];  /* for blob writes: the unwritten part of the head */
+    char *data;   /* owned storage of the tail, or NULL */
+    blob_t *blob; /* a reference to the tail's blob, or NULL */
+    char head[];  /* the unwritten part of the head, copied */
 } write_req_t;
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -138,37 +138,50 @@ static void on_write(uv_write_t *req, int status)
     net_conn_unref(c);
 }
 
-int net_conn_write_owned(net_conn_t *c, char *data, size_t len)
+/* Writes head[0..hl) then tail[0..tl). The tail's storage stays alive until written through
+ * owned (freed on every path) or blob (referenced while queued); what is left of the head is
+ * copied if it must wait, so callers may pass stack memory there. */
+static int write2(net_conn_t *c, const char *head, size_t hl, const char *tail, size_t tl,
+                  char *owned, blob_t *blob)
 {
     if (c->_closing || c->_handle_closed) {
-        free(data);
+        free(owned);
         return UV_ECANCELED;
     }
-    size_t off = 0;
+    uv_buf_t bufs[2] = {uv_buf_init((char *)head, (unsigned)hl),
+                        uv_buf_init((char *)tail, (unsigned)tl)};
+    size_t done = 0, total = hl + tl;
     /* Writing at once saves a write request and a loop pass; only queue what the socket refused.
      * Anything already queued must go first, so try only when the queue is empty. */
     if (c->_pending_writes == 0) {
-        uv_buf_t b = uv_buf_init(data, (unsigned)len);
-        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, hl ? bufs : bufs + 1, hl ? 2 : 1);
         if (n >= 0) {
-            off = (size_t)n;
+            done = (size_t)n;
         } else if (n != UV_EAGAIN) {
-            free(data);
+            free(owned);
             net_conn_close(c, 0, 0);
             return n;
         }
     }
-    if (off == len) {
-        free(data);
+    if (done == total) {
+        free(owned);
         return 0;
     }
-    write_req_t *wr = xmalloc(sizeof *wr);
-    wr->data = data;
-    wr->blob = NULL;
-    uv_buf_t b = uv_buf_init(data + off, (unsigned)(len - off));
-    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    size_t head_left = done < hl ? hl - done : 0, tail_done = done > hl ? done - hl : 0;
+    write_req_t *wr = xmalloc(sizeof *wr + head_left);
+    wr->data = owned;
+    wr->blob = blob ? blob_ref(blob) : NULL;
+    uv_buf_t q[2];
+    unsigned nq = 0;
+    if (head_left) {
+        memcpy(wr->head, head + done, head_left);
+        q[nq++] = uv_buf_init(wr->head, (unsigned)head_left);
+    }
+    q[nq++] = uv_buf_init((char *)tail + tail_done, (unsigned)(tl - tail_done));
+    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, q, nq, on_write);
     if (rc != 0) {
-        free(data);
+        free(wr->data);
+        blob_unref(wr->blob);
         free(wr);
         net_conn_close(c, 0, 0);
         return rc;
@@ -178,47 +191,15 @@ int net_conn_write_owned(net_conn_t *c, char *data, size_t len)
     return 0;
 }
 
+int net_conn_write_owned(net_conn_t *c, char *data, size_t len)
+{
+    return write2(c, NULL, 0, data, len, data, NULL);
+}
+
 int net_conn_write_blob(net_conn_t *c, const void *head, size_t head_len, blob_t *b, size_t off,
                         size_t len)
 {
-    if (c->_closing || c->_handle_closed) return UV_ECANCELED;
-    uv_buf_t bufs[2] = {uv_buf_init((char *)head, (unsigned)head_len),
-                        uv_buf_init(b->data + off, (unsigned)len)};
-    size_t done = 0, total = head_len + len;
-    if (c->_pending_writes == 0) {
-        int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, 2);
-        if (n >= 0) {
-            done = (size_t)n;
-        } else if (n != UV_EAGAIN) {
-            net_conn_close(c, 0, 0);
-            return n;
-        }
-    }
-    if (done == total) return 0;
-    /* Queue the rest: what is left of the head is copied (it is small and the caller's), the
-     * blob part is referenced. */
-    size_t head_left = done < head_len ? head_len - done : 0;
-    write_req_t *wr = xmalloc(sizeof *wr + head_left);
-    wr->data = NULL;
-    wr->blob = blob_ref(b);
-    uv_buf_t q[2];
-    unsigned nq = 0;
-    if (head_left) {
-        memcpy(wr->head, (const char *)head + done, head_left);
-        q[nq++] = uv_buf_init(wr->head, (unsigned)head_left);
-    }
-    size_t blob_done = done > head_len ? done - head_len : 0;
-    q[nq++] = uv_buf_init(b->data + off + blob_done, (unsigned)(len - blob_done));
-    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, q, nq, on_write);
-    if (rc != 0) {
-        blob_unref(wr->blob);
-        free(wr);
-        net_conn_close(c, 0, 0);
-        return rc;
-    }
-    c->_pending_writes++;
-    net_conn_ref(c);
-    return 0;
+    return write2(c, head, head_len, b->data + off, len, NULL, b);
 }
 
 size_t net_conn_write_queue_size(const net_conn_t *c)
