@@ -387,9 +387,8 @@ int store_guest_list(store_t *st, const store_query_t *q, store_guest_t **out, s
 int store_task_create(store_t *st, store_task_t *t)
 {
     if (t == NULL || t->org_id <= 0 || t->property_id <= 0 ||
-        !fits_nonempty(t->title, sizeof t->title) ||
-        !fits(t->description, sizeof t->description) || t->assignee_id < 0 || t->due_at < 0 ||
-        t->created_by < 0 ||
+        !fits_nonempty(t->title, sizeof t->title) || !fits(t->description, sizeof t->description) ||
+        t->assignee_id < 0 || t->due_at < 0 || t->created_by < 0 ||
         !enum_field(t->priority, sizeof t->priority, task_priorities, "normal") ||
         !enum_field(t->status, sizeof t->status, task_statuses, "open"))
         return BH_EINVAL;

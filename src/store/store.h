@@ -126,7 +126,7 @@ int store_user_create(store_t *st, store_user_t *u);
 int store_user_get(store_t *st, int64_t org_id, int64_t id, store_user_t *out);
 int store_user_by_email(store_t *st, const char *email, store_user_t *out);
 
-/* ---- domain records: finance, guests, tasks ------------------------------------------------------
+/* ---- domain records: finance, guests, tasks -----------------------------------------------------
  *
  * Common to the records below:
  *   - create fills id, created_at and updated_at (where there is one) back into the struct. The

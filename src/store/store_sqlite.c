@@ -55,6 +55,26 @@ typedef enum {
     STMT_USER_GET,
     STMT_USER_BY_EMAIL,
     STMT_USER_PROPERTIES,
+    STMT_REVENUE_INSERT,
+    STMT_REVENUE_LIST,
+    STMT_EXPENSE_INSERT,
+    STMT_EXPENSE_GET,
+    STMT_EXPENSE_DECIDE,
+    STMT_EXPENSE_LIST,
+    STMT_GUEST_INSERT,
+    STMT_GUEST_GET,
+    STMT_GUEST_CHECKOUT,
+    STMT_GUEST_LIST,
+    STMT_USER_IN_ORG,
+    STMT_TASK_INSERT,
+    STMT_TASK_GET,
+    STMT_TASK_ASSIGN,
+    STMT_TASK_STATUS,
+    STMT_TASK_LIST,
+    STMT_PROPERTY_UPDATE,
+    STMT_USER_UPDATE,
+    STMT_USER_PROPERTIES_CLEAR,
+    STMT_USER_LIST,
     STMT_EVENT_INSERT,
     STMT_STREAM_UPSERT,
     STMT_STREAMS_LOAD,
@@ -67,6 +87,30 @@ typedef enum {
 #define ROOM_COLS "id, org_id, property_id, number, type, status, floor"
 #define USER_COLS                                                                                  \
     "id, org_id, email, name, role, password_hash, all_properties, created_at, updated_at"
+
+#define REVENUE_COLS                                                                               \
+    "id, org_id, property_id, amount_cents, currency, source, description, occurred_at, "          \
+    "created_by, created_at"
+#define EXPENSE_COLS                                                                               \
+    "id, org_id, property_id, amount_cents, currency, category, description, status, note, "       \
+    "decided_by, decided_at, created_by, created_at, updated_at"
+#define GUEST_COLS                                                                                 \
+    "id, org_id, property_id, name, email, phone, room_number, nights, status, checked_in_at, "    \
+    "checked_out_at, created_by, created_at, updated_at"
+#define TASK_COLS                                                                                  \
+    "id, org_id, property_id, title, description, assignee_id, priority, status, due_at, "         \
+    "created_by, created_at, updated_at"
+
+/* Every domain list binds the same parameters (see bind_query): ?1 org, ?2 property or 0, ?3 the
+ * caller's property scope as a JSON array or NULL for all, ?4 status or NULL, ?5 the paging
+ * cursor or 0, ?6 the limit; tasks add ?7, the assignee or 0. json_each turns the scope into a
+ * table, so one prepared statement serves any number of properties. */
+#define LIST_WHERE                                                                                 \
+    " WHERE org_id = ?1 AND (?2 = 0 OR property_id = ?2)"                                          \
+    " AND (?3 IS NULL OR property_id IN (SELECT value FROM json_each(?3)))"                        \
+    " AND (?5 = 0 OR id < ?5)"
+#define LIST_STATUS " AND (?4 IS NULL OR status = ?4)"
+#define LIST_ORDER " ORDER BY id DESC LIMIT ?6"
 
 static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_PING] = "SELECT 1",
@@ -100,6 +144,68 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_USER_BY_EMAIL] = "SELECT " USER_COLS " FROM users WHERE email = ?1",
     [STMT_USER_PROPERTIES] =
         "SELECT property_id FROM user_properties WHERE user_id = ?1 ORDER BY property_id",
+    /* Inserts select from properties, as rooms do: a property of another organisation inserts
+     * nothing, and org_id always matches the property's. */
+    [STMT_REVENUE_INSERT] =
+        "INSERT INTO revenues (org_id, property_id, amount_cents, currency, source, description, "
+        "occurred_at, created_by, created_at) "
+        "SELECT org_id, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM properties WHERE org_id = ?1 AND id = "
+        "?2",
+    [STMT_REVENUE_LIST] = "SELECT " REVENUE_COLS " FROM revenues" LIST_WHERE LIST_ORDER,
+    [STMT_EXPENSE_INSERT] =
+        "INSERT INTO expenses (org_id, property_id, amount_cents, currency, category, description, "
+        "status, created_by, created_at, updated_at) "
+        "SELECT org_id, id, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8 FROM properties "
+        "WHERE org_id = ?1 AND id = ?2",
+    [STMT_EXPENSE_GET] = "SELECT " EXPENSE_COLS " FROM expenses WHERE org_id = ?1 AND id = ?2",
+    /* The state check is part of the write, so two concurrent decisions cannot both succeed. */
+    [STMT_EXPENSE_DECIDE] =
+        "UPDATE expenses SET status = ?3, note = ?4, decided_by = ?5, decided_at = ?6, "
+        "updated_at = ?6 WHERE org_id = ?1 AND id = ?2 AND status = 'pending' "
+        "RETURNING " EXPENSE_COLS,
+    [STMT_EXPENSE_LIST] = "SELECT " EXPENSE_COLS " FROM expenses" LIST_WHERE LIST_STATUS LIST_ORDER,
+    [STMT_GUEST_INSERT] =
+        "INSERT INTO guests (org_id, property_id, name, email, phone, room_number, nights, status, "
+        "checked_in_at, created_by, created_at, updated_at) "
+        "SELECT org_id, id, ?3, ?4, ?5, ?6, ?7, 'checked_in', ?9, ?8, ?9, ?9 FROM properties "
+        "WHERE org_id = ?1 AND id = ?2",
+    [STMT_GUEST_GET] = "SELECT " GUEST_COLS " FROM guests WHERE org_id = ?1 AND id = ?2",
+    [STMT_GUEST_CHECKOUT] =
+        "UPDATE guests SET status = 'checked_out', checked_out_at = ?3, updated_at = ?3 "
+        "WHERE org_id = ?1 AND id = ?2 AND status = 'checked_in' RETURNING " GUEST_COLS,
+    [STMT_GUEST_LIST] = "SELECT " GUEST_COLS " FROM guests" LIST_WHERE LIST_STATUS LIST_ORDER,
+    [STMT_USER_IN_ORG] = "SELECT 1 FROM users WHERE org_id = ?1 AND id = ?2",
+    [STMT_TASK_INSERT] =
+        "INSERT INTO tasks (org_id, property_id, title, description, assignee_id, priority, "
+        "status, due_at, created_by, created_at, updated_at) "
+        "SELECT org_id, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10 FROM properties "
+        "WHERE org_id = ?1 AND id = ?2",
+    [STMT_TASK_GET] = "SELECT " TASK_COLS " FROM tasks WHERE org_id = ?1 AND id = ?2",
+    [STMT_TASK_ASSIGN] = "UPDATE tasks SET assignee_id = ?3, updated_at = ?4 "
+                         "WHERE org_id = ?1 AND id = ?2 RETURNING " TASK_COLS,
+    [STMT_TASK_STATUS] = "UPDATE tasks SET status = ?3, updated_at = ?4 "
+                         "WHERE org_id = ?1 AND id = ?2 RETURNING " TASK_COLS,
+    [STMT_TASK_LIST] = "SELECT " TASK_COLS " FROM tasks" LIST_WHERE LIST_STATUS
+                       " AND (?7 = 0 OR assignee_id = ?7)" LIST_ORDER,
+    /* NULL parameters keep the stored value: one statement for every partial update. */
+    [STMT_PROPERTY_UPDATE] =
+        "UPDATE properties SET name = COALESCE(?3, name), address = COALESCE(?4, address), "
+        "city = COALESCE(?5, city), country = COALESCE(?6, country), "
+        "timezone = COALESCE(?7, timezone), updated_at = ?8 "
+        "WHERE org_id = ?1 AND id = ?2 RETURNING " PROPERTY_COLS,
+    [STMT_USER_UPDATE] = "UPDATE users SET name = COALESCE(?3, name), role = COALESCE(?4, role), "
+                         "all_properties = COALESCE(?5, all_properties), updated_at = ?6 "
+                         "WHERE org_id = ?1 AND id = ?2",
+    [STMT_USER_PROPERTIES_CLEAR] = "DELETE FROM user_properties WHERE user_id = ?1",
+    /* A user matches a property filter if it may see that property: every all_properties user
+     * does. */
+    [STMT_USER_LIST] =
+        "SELECT " USER_COLS " FROM users WHERE org_id = ?1"
+        " AND (?2 = 0 OR all_properties = 1 OR EXISTS (SELECT 1 FROM user_properties AS up"
+        " WHERE up.user_id = users.id AND up.property_id = ?2))"
+        " AND (?3 IS NULL OR all_properties = 1 OR EXISTS (SELECT 1 FROM user_properties AS up"
+        " WHERE up.user_id = users.id AND up.property_id IN (SELECT value FROM json_each(?3))))"
+        " AND (?4 IS NULL OR role = ?4) AND (?5 = 0 OR id < ?5)" LIST_ORDER,
     [STMT_EVENT_INSERT] = "INSERT INTO events (org_id, service, \"offset\", property_id, ts_ms, "
                           "type, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     /* The WHERE makes a stream that exists under another epoch change nothing (zero changes):
@@ -908,6 +1014,656 @@ static int sqlite_user_by_email(store_t *st, const char *email, store_user_t *ou
     return fetch_user(s, c, q, out, "user_by_email");
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Domain records */
+
+static void bind_opt_text(sqlite3_stmt *s, int i, const char *v, int *rc)
+{
+    if (v != NULL)
+        bind_text(s, i, v, rc);
+    else
+        bind_null(s, i, rc);
+}
+
+/* Optional ids and timestamps: 0 is stored as NULL. */
+static void bind_opt_int64(sqlite3_stmt *s, int i, int64_t v, int *rc)
+{
+    if (v != 0)
+        bind_int64(s, i, v, rc);
+    else
+        bind_null(s, i, rc);
+}
+
+typedef void (*row_read_cb)(sqlite3_stmt *s, void *out);
+
+static void read_revenue(sqlite3_stmt *s, void *out)
+{
+    store_revenue_t *r = out;
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(s, 0);
+    r->org_id = sqlite3_column_int64(s, 1);
+    r->property_id = sqlite3_column_int64(s, 2);
+    r->amount_cents = sqlite3_column_int64(s, 3);
+    column_copy(s, 4, r->currency, sizeof r->currency);
+    column_copy(s, 5, r->source, sizeof r->source);
+    column_copy(s, 6, r->description, sizeof r->description);
+    r->occurred_at = sqlite3_column_int64(s, 7);
+    r->created_by = sqlite3_column_int64(s, 8);
+    r->created_at = sqlite3_column_int64(s, 9);
+}
+
+static void read_expense(sqlite3_stmt *s, void *out)
+{
+    store_expense_t *e = out;
+    memset(e, 0, sizeof *e);
+    e->id = sqlite3_column_int64(s, 0);
+    e->org_id = sqlite3_column_int64(s, 1);
+    e->property_id = sqlite3_column_int64(s, 2);
+    e->amount_cents = sqlite3_column_int64(s, 3);
+    column_copy(s, 4, e->currency, sizeof e->currency);
+    column_copy(s, 5, e->category, sizeof e->category);
+    column_copy(s, 6, e->description, sizeof e->description);
+    column_copy(s, 7, e->status, sizeof e->status);
+    column_copy(s, 8, e->note, sizeof e->note);
+    e->decided_by = sqlite3_column_int64(s, 9); /* NULL reads as 0 */
+    e->decided_at = sqlite3_column_int64(s, 10);
+    e->created_by = sqlite3_column_int64(s, 11);
+    e->created_at = sqlite3_column_int64(s, 12);
+    e->updated_at = sqlite3_column_int64(s, 13);
+}
+
+static void read_guest(sqlite3_stmt *s, void *out)
+{
+    store_guest_t *g = out;
+    memset(g, 0, sizeof *g);
+    g->id = sqlite3_column_int64(s, 0);
+    g->org_id = sqlite3_column_int64(s, 1);
+    g->property_id = sqlite3_column_int64(s, 2);
+    column_copy(s, 3, g->name, sizeof g->name);
+    column_copy(s, 4, g->email, sizeof g->email);
+    column_copy(s, 5, g->phone, sizeof g->phone);
+    column_copy(s, 6, g->room_number, sizeof g->room_number);
+    g->nights = sqlite3_column_int(s, 7);
+    column_copy(s, 8, g->status, sizeof g->status);
+    g->checked_in_at = sqlite3_column_int64(s, 9);
+    g->checked_out_at = sqlite3_column_int64(s, 10);
+    g->created_by = sqlite3_column_int64(s, 11);
+    g->created_at = sqlite3_column_int64(s, 12);
+    g->updated_at = sqlite3_column_int64(s, 13);
+}
+
+static void read_task(sqlite3_stmt *s, void *out)
+{
+    store_task_t *t = out;
+    memset(t, 0, sizeof *t);
+    t->id = sqlite3_column_int64(s, 0);
+    t->org_id = sqlite3_column_int64(s, 1);
+    t->property_id = sqlite3_column_int64(s, 2);
+    column_copy(s, 3, t->title, sizeof t->title);
+    column_copy(s, 4, t->description, sizeof t->description);
+    t->assignee_id = sqlite3_column_int64(s, 5);
+    column_copy(s, 6, t->priority, sizeof t->priority);
+    column_copy(s, 7, t->status, sizeof t->status);
+    t->due_at = sqlite3_column_int64(s, 8);
+    t->created_by = sqlite3_column_int64(s, 9);
+    t->created_at = sqlite3_column_int64(s, 10);
+    t->updated_at = sqlite3_column_int64(s, 11);
+}
+
+static void read_property_row(sqlite3_stmt *s, void *out)
+{
+    read_property(s, out);
+}
+
+/* Steps a bound statement that yields at most one row (a get, or a write with RETURNING) and
+ * releases it. src is the binding status. Returns 0 with *out filled, BH_ENOTFOUND for no row,
+ * or a mapped error. A RETURNING write is stepped to SQLITE_DONE rather than reset after its
+ * row, so that the autocommit transaction ends by completing, not by being cut short. */
+static int step_one(sqlite_conn_t *c, sqlite3_stmt *q, int src, row_read_cb read, void *out,
+                    const char *op)
+{
+    int rc;
+    if (src == SQLITE_OK) src = sqlite3_step(q);
+    if (src == SQLITE_ROW) {
+        read(q, out);
+        src = sqlite3_step(q);
+        rc = src == SQLITE_DONE ? 0 : db_error(c, src, op);
+    } else {
+        rc = src == SQLITE_DONE ? BH_ENOTFOUND : db_error(c, src, op);
+    }
+    stmt_release(q);
+    return rc;
+}
+
+/* Runs statement id with (org_id, id) as ?1 and ?2: the gets. */
+static int get_by_id(sqlite_store_t *s, stmt_id_t id, int64_t org_id, int64_t row_id,
+                     row_read_cb read, void *out, const char *op)
+{
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, id, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_int64(q, 1, org_id, &src);
+        bind_int64(q, 2, row_id, &src);
+        rc = step_one(c, q, src, read, out, op);
+    }
+    checkin(s, c);
+    return rc;
+}
+
+/* The caller's property scope as a JSON array for json_each, or NULL when it is every property.
+ * New (free()). */
+static char *scope_json(const store_query_t *q)
+{
+    if (q->all_properties) return NULL;
+    size_t cap = 2 + q->n_scope * 21 + 1, len = 0; /* 20 digits and a comma per id */
+    char *j = xmalloc(cap);
+    j[len++] = '[';
+    for (size_t i = 0; i < q->n_scope; i++)
+        len += (size_t)snprintf(j + len, cap - len, "%s%lld", i ? "," : "", (long long)q->scope[i]);
+    j[len++] = ']';
+    j[len] = '\0';
+    return j;
+}
+
+/* Binds the common list parameters (see LIST_WHERE); scope is from scope_json and must outlive
+ * the statement's use. */
+static void bind_query(sqlite3_stmt *q, const store_query_t *qq, const char *scope, int *rc)
+{
+    bind_int64(q, 1, qq->org_id, rc);
+    bind_int64(q, 2, qq->property_id, rc);
+    bind_opt_text(q, 3, scope, rc);
+    bind_opt_text(q, 4, qq->status, rc);
+    bind_int64(q, 5, qq->before_id, rc);
+    bind_int64(q, 6, (int64_t)qq->limit, rc);
+}
+
+/* Runs a list statement; returns the new array (NULL when empty), its length in *n, and the
+ * status in *rc. elem is the size of one record. */
+static void *run_list(sqlite_store_t *s, stmt_id_t id, const store_query_t *qq, size_t elem,
+                      row_read_cb read, size_t *n, int *rc, const char *op)
+{
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    char *arr = NULL;
+    size_t len = 0, cap = 0;
+    char *scope = scope_json(qq);
+    *n = 0;
+    if ((*rc = checkout(s, &c)) != 0) {
+        free(scope);
+        return NULL;
+    }
+    if ((*rc = stmt_get(c, id, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_query(q, qq, scope, &src);
+        if (id == STMT_TASK_LIST) bind_int64(q, 7, qq->assignee_id, &src);
+        while (src == SQLITE_OK || src == SQLITE_ROW) {
+            if ((src = sqlite3_step(q)) != SQLITE_ROW) break;
+            if (len == cap) arr = grow(arr, &cap, elem);
+            read(q, arr + len++ * elem);
+        }
+        *rc = src == SQLITE_DONE ? 0 : db_error(c, src, op);
+        stmt_release(q);
+    }
+    checkin(s, c);
+    free(scope);
+    if (*rc != 0) {
+        free(arr);
+        return NULL;
+    }
+    *n = len;
+    return arr;
+}
+
+/* The tail of every insert-from-properties: step, then zero rows means the property is not the
+ * organisation's. Releases q; *id gets the new rowid. */
+static int step_insert(sqlite_conn_t *c, sqlite3_stmt *q, int src, int64_t *id, const char *op)
+{
+    int rc;
+    if (src == SQLITE_OK) src = sqlite3_step(q);
+    if (src == SQLITE_DONE && sqlite3_changes(c->db) == 1) {
+        *id = sqlite3_last_insert_rowid(c->db);
+        rc = 0;
+    } else if (src == SQLITE_DONE) {
+        rc = BH_ENOTFOUND;
+    } else {
+        rc = db_error(c, src, op);
+    }
+    stmt_release(q);
+    return rc;
+}
+
+static int sqlite_revenue_create(store_t *st, store_revenue_t *r)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int64_t now = clock_unix_ms();
+    int64_t occurred = r->occurred_at ? r->occurred_at : now;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_REVENUE_INSERT, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_int64(q, 1, r->org_id, &src);
+        bind_int64(q, 2, r->property_id, &src);
+        bind_int64(q, 3, r->amount_cents, &src);
+        bind_text(q, 4, r->currency, &src);
+        bind_text(q, 5, r->source, &src);
+        bind_text(q, 6, r->description, &src);
+        bind_int64(q, 7, occurred, &src);
+        bind_int64(q, 8, r->created_by, &src);
+        bind_int64(q, 9, now, &src);
+        if ((rc = step_insert(c, q, src, &r->id, "revenue_create")) == 0) {
+            r->occurred_at = occurred;
+            r->created_at = now;
+        }
+    }
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_revenue_list(store_t *st, const store_query_t *q, store_revenue_t **out,
+                               size_t *n)
+{
+    int rc;
+    *out = run_list((sqlite_store_t *)st, STMT_REVENUE_LIST, q, sizeof **out, read_revenue, n, &rc,
+                    "revenue_list");
+    return rc;
+}
+
+static int sqlite_expense_create(store_t *st, store_expense_t *e)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int64_t now = clock_unix_ms();
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_EXPENSE_INSERT, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_int64(q, 1, e->org_id, &src);
+        bind_int64(q, 2, e->property_id, &src);
+        bind_int64(q, 3, e->amount_cents, &src);
+        bind_text(q, 4, e->currency, &src);
+        bind_text(q, 5, e->category, &src);
+        bind_text(q, 6, e->description, &src);
+        bind_int64(q, 7, e->created_by, &src);
+        bind_int64(q, 8, now, &src);
+        if ((rc = step_insert(c, q, src, &e->id, "expense_create")) == 0)
+            e->created_at = e->updated_at = now;
+    }
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_expense_get(store_t *st, int64_t org_id, int64_t id, store_expense_t *out)
+{
+    return get_by_id((sqlite_store_t *)st, STMT_EXPENSE_GET, org_id, id, read_expense, out,
+                     "expense_get");
+}
+
+static int sqlite_expense_decide(store_t *st, int64_t org_id, int64_t id, const char *status,
+                                 int64_t by, const char *note, store_expense_t *out)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_EXPENSE_DECIDE, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_int64(q, 1, org_id, &src);
+        bind_int64(q, 2, id, &src);
+        bind_text(q, 3, status, &src);
+        bind_text(q, 4, note, &src);
+        bind_int64(q, 5, by, &src);
+        bind_int64(q, 6, clock_unix_ms(), &src);
+        rc = step_one(c, q, src, read_expense, out, "expense_decide");
+    }
+    checkin(s, c);
+    /* Nothing updated: missing, or already decided. Pending is never re-entered, so reading the
+     * row afterwards without a transaction still tells the two apart correctly. */
+    if (rc == BH_ENOTFOUND) {
+        rc = sqlite_expense_get(st, org_id, id, out);
+        if (rc == 0) rc = BH_ECONFLICT;
+    }
+    return rc;
+}
+
+static int sqlite_expense_list(store_t *st, const store_query_t *q, store_expense_t **out,
+                               size_t *n)
+{
+    int rc;
+    *out = run_list((sqlite_store_t *)st, STMT_EXPENSE_LIST, q, sizeof **out, read_expense, n, &rc,
+                    "expense_list");
+    return rc;
+}
+
+static int sqlite_guest_create(store_t *st, store_guest_t *g)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int64_t now = clock_unix_ms();
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_GUEST_INSERT, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_int64(q, 1, g->org_id, &src);
+        bind_int64(q, 2, g->property_id, &src);
+        bind_text(q, 3, g->name, &src);
+        bind_text(q, 4, g->email, &src);
+        bind_text(q, 5, g->phone, &src);
+        bind_text(q, 6, g->room_number, &src);
+        bind_opt_int64(q, 7, g->nights, &src);
+        bind_int64(q, 8, g->created_by, &src);
+        bind_int64(q, 9, now, &src);
+        if ((rc = step_insert(c, q, src, &g->id, "guest_create")) == 0)
+            g->checked_in_at = g->created_at = g->updated_at = now;
+    }
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_guest_get(store_t *st, int64_t org_id, int64_t id, store_guest_t *out)
+{
+    return get_by_id((sqlite_store_t *)st, STMT_GUEST_GET, org_id, id, read_guest, out,
+                     "guest_get");
+}
+
+static int sqlite_guest_checkout(store_t *st, int64_t org_id, int64_t id, store_guest_t *out)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_GUEST_CHECKOUT, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_int64(q, 1, org_id, &src);
+        bind_int64(q, 2, id, &src);
+        bind_int64(q, 3, clock_unix_ms(), &src);
+        rc = step_one(c, q, src, read_guest, out, "guest_checkout");
+    }
+    checkin(s, c);
+    /* As for expenses: checked_in is never re-entered, so a later read is conclusive. */
+    if (rc == BH_ENOTFOUND) {
+        rc = sqlite_guest_get(st, org_id, id, out);
+        if (rc == 0) rc = BH_ECONFLICT;
+    }
+    return rc;
+}
+
+static int sqlite_guest_list(store_t *st, const store_query_t *q, store_guest_t **out, size_t *n)
+{
+    int rc;
+    *out = run_list((sqlite_store_t *)st, STMT_GUEST_LIST, q, sizeof **out, read_guest, n, &rc,
+                    "guest_list");
+    return rc;
+}
+
+/* 0 if user_id is a user of org_id, BH_EINVAL if not (a bad reference in the caller's input),
+ * or a store error. */
+static int user_in_org(sqlite_conn_t *c, int64_t org_id, int64_t user_id)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(c, STMT_USER_IN_ORG, &q);
+    if (rc != 0) return rc;
+    int src = SQLITE_OK;
+    bind_int64(q, 1, org_id, &src);
+    bind_int64(q, 2, user_id, &src);
+    if (src == SQLITE_OK) src = sqlite3_step(q);
+    rc = src == SQLITE_ROW ? 0 : src == SQLITE_DONE ? BH_EINVAL : db_error(c, src, "user_in_org");
+    stmt_release(q);
+    return rc;
+}
+
+static int sqlite_task_create(store_t *st, store_task_t *t)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int64_t now = clock_unix_ms();
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    /* Users are never deleted or moved between organisations, so the check needs no
+     * transaction around it and the insert. */
+    if (t->assignee_id > 0 && (rc = user_in_org(c, t->org_id, t->assignee_id)) != 0) goto out;
+    if ((rc = stmt_get(c, STMT_TASK_INSERT, &q)) != 0) goto out;
+    int src = SQLITE_OK;
+    bind_int64(q, 1, t->org_id, &src);
+    bind_int64(q, 2, t->property_id, &src);
+    bind_text(q, 3, t->title, &src);
+    bind_text(q, 4, t->description, &src);
+    bind_opt_int64(q, 5, t->assignee_id, &src);
+    bind_text(q, 6, t->priority, &src);
+    bind_text(q, 7, t->status, &src);
+    bind_opt_int64(q, 8, t->due_at, &src);
+    bind_int64(q, 9, t->created_by, &src);
+    bind_int64(q, 10, now, &src);
+    if ((rc = step_insert(c, q, src, &t->id, "task_create")) == 0)
+        t->created_at = t->updated_at = now;
+out:
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_task_get(store_t *st, int64_t org_id, int64_t id, store_task_t *out)
+{
+    return get_by_id((sqlite_store_t *)st, STMT_TASK_GET, org_id, id, read_task, out, "task_get");
+}
+
+/* Shared by assign and set_status: ?3 is the new value, ?4 the time. */
+static int task_update(sqlite_conn_t *c, stmt_id_t id, int64_t org_id, int64_t task_id,
+                       int64_t ival, const char *sval, store_task_t *out, const char *op)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(c, id, &q);
+    if (rc != 0) return rc;
+    int src = SQLITE_OK;
+    bind_int64(q, 1, org_id, &src);
+    bind_int64(q, 2, task_id, &src);
+    if (sval != NULL)
+        bind_text(q, 3, sval, &src);
+    else
+        bind_opt_int64(q, 3, ival, &src);
+    bind_int64(q, 4, clock_unix_ms(), &src);
+    return step_one(c, q, src, read_task, out, op);
+}
+
+static int sqlite_task_assign(store_t *st, int64_t org_id, int64_t id, int64_t assignee_id,
+                              store_task_t *out)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if (assignee_id == 0 || (rc = user_in_org(c, org_id, assignee_id)) == 0)
+        rc = task_update(c, STMT_TASK_ASSIGN, org_id, id, assignee_id, NULL, out, "task_assign");
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_task_set_status(store_t *st, int64_t org_id, int64_t id, const char *status,
+                                  store_task_t *out)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    rc = task_update(c, STMT_TASK_STATUS, org_id, id, 0, status, out, "task_set_status");
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_task_list(store_t *st, const store_query_t *q, store_task_t **out, size_t *n)
+{
+    int rc;
+    *out = run_list((sqlite_store_t *)st, STMT_TASK_LIST, q, sizeof **out, read_task, n, &rc,
+                    "task_list");
+    return rc;
+}
+
+static int sqlite_property_update(store_t *st, int64_t org_id, int64_t id,
+                                  const store_property_patch_t *patch, store_property_t *out)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    if ((rc = stmt_get(c, STMT_PROPERTY_UPDATE, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_int64(q, 1, org_id, &src);
+        bind_int64(q, 2, id, &src);
+        bind_opt_text(q, 3, patch->name, &src);
+        bind_opt_text(q, 4, patch->address, &src);
+        bind_opt_text(q, 5, patch->city, &src);
+        bind_opt_text(q, 6, patch->country, &src);
+        bind_opt_text(q, 7, patch->timezone, &src);
+        bind_int64(q, 8, clock_unix_ms(), &src);
+        rc = step_one(c, q, src, read_property_row, out, "property_update");
+    }
+    checkin(s, c);
+    return rc;
+}
+
+static int sqlite_user_update(store_t *st, int64_t org_id, int64_t id,
+                              const store_user_patch_t *patch, store_user_t *out)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    int src = SQLITE_OK;
+    int rc = checkout(s, &c);
+    if (rc != 0) return rc;
+    /* One write transaction: the row, its property list and the read-back must agree. */
+    if ((rc = exec_stmt(c, STMT_BEGIN_IMMEDIATE, "user_update_begin")) != 0) goto out;
+    if ((rc = stmt_get(c, STMT_USER_UPDATE, &q)) != 0) goto fail;
+    bind_int64(q, 1, org_id, &src);
+    bind_int64(q, 2, id, &src);
+    bind_opt_text(q, 3, patch->name, &src);
+    bind_opt_text(q, 4, patch->set_role ? auth_role_name(patch->role) : NULL, &src);
+    if (patch->set_properties)
+        bind_int64(q, 5, patch->all_properties != 0, &src);
+    else
+        bind_null(q, 5, &src);
+    bind_int64(q, 6, clock_unix_ms(), &src);
+    if (src == SQLITE_OK) src = sqlite3_step(q);
+    int changed = sqlite3_changes(c->db);
+    stmt_release(q);
+    if (src != SQLITE_DONE) {
+        rc = db_error(c, src, "user_update");
+        goto fail;
+    }
+    if (changed != 1) {
+        rc = BH_ENOTFOUND;
+        goto fail;
+    }
+    if (patch->set_properties) {
+        if ((rc = stmt_get(c, STMT_USER_PROPERTIES_CLEAR, &q)) != 0) goto fail;
+        src = sqlite3_bind_int64(q, 1, id);
+        if (src == SQLITE_OK) src = sqlite3_step(q);
+        stmt_release(q);
+        if (src != SQLITE_DONE) {
+            rc = db_error(c, src, "user_update_properties");
+            goto fail;
+        }
+        if (!patch->all_properties) {
+            /* insert_user_properties reads only these fields; the ids stay borrowed. */
+            store_user_t u = {.id = id,
+                              .org_id = org_id,
+                              .property_ids = (int64_t *)patch->property_ids,
+                              .n_properties = patch->n_properties};
+            if ((rc = insert_user_properties(c, &u)) != 0) goto fail;
+        }
+    }
+    if ((rc = stmt_get(c, STMT_USER_GET, &q)) != 0) goto fail;
+    src = SQLITE_OK;
+    bind_int64(q, 1, org_id, &src);
+    bind_int64(q, 2, id, &src);
+    if (src != SQLITE_OK) {
+        stmt_release(q);
+        rc = db_error(c, src, "user_update_read");
+        goto fail;
+    }
+    if ((rc = load_user(c, q, out, "user_update_read")) != 0) goto fail;
+    if ((rc = exec_stmt(c, STMT_COMMIT, "user_update_commit")) != 0) goto fail;
+    goto out;
+fail:
+    rollback(c);
+    store_user_dispose(out);
+out:
+    checkin(s, c);
+    return rc;
+}
+
+/* Loads the property lists of users[0..n) that are not all_properties. Inside the caller's read
+ * transaction. */
+static int load_user_properties(sqlite_conn_t *c, store_user_t *users, size_t n)
+{
+    sqlite3_stmt *p;
+    int rc = stmt_get(c, STMT_USER_PROPERTIES, &p);
+    if (rc != 0) return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        store_user_t *u = &users[i];
+        if (u->all_properties) continue;
+        size_t cap = 0;
+        int src = sqlite3_bind_int64(p, 1, u->id);
+        while (src == SQLITE_OK || src == SQLITE_ROW) {
+            if ((src = sqlite3_step(p)) != SQLITE_ROW) break;
+            if (u->n_properties == cap)
+                u->property_ids = grow(u->property_ids, &cap, sizeof *u->property_ids);
+            u->property_ids[u->n_properties++] = sqlite3_column_int64(p, 0);
+        }
+        rc = src == SQLITE_DONE ? 0 : db_error(c, src, "user_list_properties");
+        stmt_release(p);
+    }
+    return rc;
+}
+
+static int sqlite_user_list(store_t *st, const store_query_t *qq, store_user_t **out, size_t *n)
+{
+    sqlite_store_t *s = (sqlite_store_t *)st;
+    sqlite_conn_t *c;
+    sqlite3_stmt *q;
+    store_user_t *arr = NULL;
+    size_t len = 0, cap = 0;
+    char *scope = scope_json(qq);
+    int rc = checkout(s, &c);
+    if (rc != 0) {
+        free(scope);
+        return rc;
+    }
+    /* A read transaction, so that the property lists belong to the same snapshot as the rows. */
+    if ((rc = exec_stmt(c, STMT_BEGIN, "user_list_begin")) != 0) goto out;
+    if ((rc = stmt_get(c, STMT_USER_LIST, &q)) == 0) {
+        int src = SQLITE_OK;
+        bind_query(q, qq, scope, &src);
+        while (rc == 0 && (src == SQLITE_OK || src == SQLITE_ROW)) {
+            if ((src = sqlite3_step(q)) != SQLITE_ROW) break;
+            if (len == cap) arr = grow(arr, &cap, sizeof *arr);
+            store_user_init(&arr[len]);
+            rc = read_user(q, &arr[len++]);
+        }
+        if (rc == 0) rc = src == SQLITE_DONE ? 0 : db_error(c, src, "user_list");
+        stmt_release(q);
+    }
+    if (rc == 0) rc = load_user_properties(c, arr, len);
+    if (exec_stmt(c, STMT_COMMIT, "user_list_commit") != 0) rollback(c);
+out:
+    checkin(s, c);
+    free(scope);
+    if (rc != 0) {
+        store_user_list_free(arr, len);
+        return rc;
+    }
+    *out = arr;
+    *n = len;
+    return 0;
+}
 
 /* ---------------------------------------------------------------------------------------------
  * Realtime event history */
@@ -1147,6 +1903,24 @@ static const struct store_vtable sqlite_vtable = {
     .user_create = sqlite_user_create,
     .user_get = sqlite_user_get,
     .user_by_email = sqlite_user_by_email,
+    .revenue_create = sqlite_revenue_create,
+    .revenue_list = sqlite_revenue_list,
+    .expense_create = sqlite_expense_create,
+    .expense_get = sqlite_expense_get,
+    .expense_decide = sqlite_expense_decide,
+    .expense_list = sqlite_expense_list,
+    .guest_create = sqlite_guest_create,
+    .guest_get = sqlite_guest_get,
+    .guest_checkout = sqlite_guest_checkout,
+    .guest_list = sqlite_guest_list,
+    .task_create = sqlite_task_create,
+    .task_get = sqlite_task_get,
+    .task_assign = sqlite_task_assign,
+    .task_set_status = sqlite_task_set_status,
+    .task_list = sqlite_task_list,
+    .property_update = sqlite_property_update,
+    .user_update = sqlite_user_update,
+    .user_list = sqlite_user_list,
     .event_append = sqlite_event_append,
     .streams_load = sqlite_streams_load,
     .events_scan = sqlite_events_scan,

@@ -374,11 +374,16 @@ void ws_conn_set_deadline(ws_conn_t *ws, unsigned ms)
 
 void ws_conn_heartbeat(ws_conn_t *ws)
 {
-    if (ws->pinged && !ws->alive) {
+    if (ws->alive) { /* heard from the peer this period: nothing to check */
+        ws->alive = 0;
+        ws->pinged = 0;
+        ws_conn_set_deadline(ws, 0);
+        return;
+    }
+    if (ws->pinged) {
         ws_conn_close(ws, WS_CLOSE_GOING_AWAY, "ping timeout");
         return;
     }
-    ws->alive = 0;
     ws->pinged = 1;
     send_frame(ws, WS_OP_PING, NULL, 0);
     ws_conn_set_deadline(ws, 0);
