@@ -20,9 +20,9 @@ function kv(line,   n, i, a, p) {
 function pick(a, b) { return (a in R) ? R[a] : ((b in R) ? R[b] : "") }
 function us2ms(k,   v) { if (!(k in R) || R[k] == "" || R[k] == "nan") return ""; v = R[k] / 1000;
   return v >= 100 ? sprintf("%.0f", v) : (v >= 10 ? sprintf("%.1f", v) : sprintf("%.2f", v)) }
-function big(v) { if (v == "" || v == "na") return v; if (v >= 1e6) return sprintf("%.2fM", v / 1e6);
+function big(v) { if (v == "" || v == "na") return v; v += 0; if (v >= 1e6) return sprintf("%.2fM", v / 1e6);
   if (v >= 1e4) return sprintf("%.0fk", v / 1e3); return sprintf("%.0f", v) }
-function pct(v) { return (v == "" || v == "na" || v == "nan") ? v : sprintf("%.0f", v) }
+function pct(v) { return (v == "" || v == "na" || v == "nan") ? v : sprintf("%.0f", v + 0) }
 {
   key = $2; if (!(key in seen)) { seen[key] = 1; order[++nt] = key }
   kv($7)
