@@ -12,8 +12,9 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 # the server build (BELLHOP_BIN must then exist).
 bh_build() {
   if [ "${BUILD:-1}" != 0 ] && [ -z "${BELLHOP_BIN:-}" ]; then
-    cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$ROOT/build" -j "$(nproc)" >/dev/null
+    cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+      cmake --build "$ROOT/build" -j "$(nproc)" >/dev/null ||
+      { echo "bellhop build failed (BUILD=0 or BELLHOP_BIN=... to use an existing binary)" >&2; return 1; }
   fi
   [ -x "$BH_BIN" ] || { echo "no bellhop binary at $BH_BIN" >&2; return 1; }
   make -s -C "$ROOT/bench/loadgen" bh_load

@@ -20,8 +20,17 @@
 
 #include "store/store.h"
 
+/* Feature ops tables: each feature's operations, declared in store/<feature>.h, dispatched in
+ * store/<feature>.c, implemented per backend in store_<backend>_<feature>.c. */
+struct store_upload_ops;
+struct store_chat_ops;
+struct store_flag_ops;
+
 struct store_vtable {
     const char *name; /* "sqlite", returned by store_backend() */
+    const struct store_upload_ops *uploads;
+    const struct store_chat_ops *chat;
+    const struct store_flag_ops *flags;
 
     /* Frees the handle and every connection. Called once, after every operation has returned. */
     void (*close)(store_t *st);

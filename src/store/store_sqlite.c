@@ -17,6 +17,7 @@
  * and writes later can fail with SQLITE_BUSY_SNAPSHOT in WAL mode, without the busy handler
  * being consulted. Reads that need a consistent view of several tables use a plain BEGIN. */
 #include "store/store_int.h"
+#include "store/sqlite_int.h"
 
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -234,10 +235,18 @@ static const char *const stmt_sql[STMT__COUNT] = {
 /* ---------------------------------------------------------------------------------------------
  * Connections and the pool */
 
-typedef struct sqlite_conn_s {
+#define EXTRA_STMTS_MAX 128
+
+struct sqlite_conn_s {
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT__COUNT]; /* NULL until first use */
-} sqlite_conn_t;
+    /* Statements of the feature files (store_sqlite_*.c), keyed by their SQL's address. */
+    struct {
+        const char *sql;
+        sqlite3_stmt *stmt;
+    } extra[EXTRA_STMTS_MAX];
+    int n_extra;
+};
 
 typedef struct sqlite_store_s {
     store_t super; /* first: a store_t * is a sqlite_store_t * */
@@ -320,6 +329,8 @@ static void conn_free(sqlite_conn_t *c)
     if (c == NULL) return;
     for (int i = 0; i < STMT__COUNT; i++)
         sqlite3_finalize(c->stmts[i]);
+    for (int i = 0; i < c->n_extra; i++)
+        sqlite3_finalize(c->extra[i].stmt);
     if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK) {
         char q[256];
         LOG_E("store_close_failed", "backend=sqlite err=%s",
@@ -1888,8 +1899,80 @@ err:
     return rc;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Shared with the feature files (sqlite_int.h) */
+
+int store__sqlite_checkout(store_t *st, sqlite_conn_t **out)
+{
+    return checkout((sqlite_store_t *)st, out);
+}
+
+void store__sqlite_checkin(store_t *st, sqlite_conn_t *c)
+{
+    checkin((sqlite_store_t *)st, c);
+}
+
+sqlite3 *store__sqlite_db(sqlite_conn_t *c)
+{
+    return c->db;
+}
+
+int store__sqlite_prepare(sqlite_conn_t *c, const char *sql, sqlite3_stmt **out)
+{
+    for (int i = 0; i < c->n_extra; i++) {
+        if (c->extra[i].sql == sql) {
+            *out = c->extra[i].stmt;
+            return 0;
+        }
+    }
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v3(c->db, sql, -1,
+                                c->n_extra < EXTRA_STMTS_MAX ? SQLITE_PREPARE_PERSISTENT : 0, &s,
+                                NULL);
+    if (rc != SQLITE_OK) return db_error(c, rc, "prepare");
+    if (c->n_extra == EXTRA_STMTS_MAX) {
+        /* A bug (more distinct statements than slots), not a runtime condition. */
+        sqlite3_finalize(s);
+        LOG_E("store_stmt_cache_full", "backend=sqlite");
+        return BH_ESTORE;
+    }
+    c->extra[c->n_extra].sql = sql;
+    c->extra[c->n_extra].stmt = s;
+    c->n_extra++;
+    *out = s;
+    return 0;
+}
+
+void store__sqlite_release(sqlite3_stmt *s)
+{
+    stmt_release(s);
+}
+
+int store__sqlite_error(sqlite_conn_t *c, int rc, const char *op)
+{
+    return db_error(c, rc, op);
+}
+
+int store__sqlite_begin(sqlite_conn_t *c, int immediate)
+{
+    return exec_stmt(c, immediate ? STMT_BEGIN_IMMEDIATE : STMT_BEGIN, "begin");
+}
+
+int store__sqlite_commit(sqlite_conn_t *c)
+{
+    return exec_stmt(c, STMT_COMMIT, "commit");
+}
+
+void store__sqlite_rollback(sqlite_conn_t *c)
+{
+    rollback(c);
+}
+
 static const struct store_vtable sqlite_vtable = {
     .name = "sqlite",
+    .uploads = &store__sqlite_upload_ops,
+    .chat = &store__sqlite_chat_ops,
+    .flags = &store__sqlite_flag_ops,
     .close = sqlite_close,
     .migrate = sqlite_migrate,
     .ping = sqlite_ping,
