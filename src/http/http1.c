@@ -68,6 +68,16 @@ struct http_req_s {
     int answered;
     int http_minor;
     int keep_alive;
+    int route_rc; /* of the route match made when the headers completed */
+    long long content_length;
+    /* streamed bodies (HTTP_ROUTE_STREAM_BODY) */
+    int streaming;
+    int expect_continue;
+    int body_paused;
+    int body_ended;
+    http_body_data_cb body_data;
+    http_body_end_cb body_end;
+    void *body_ctx;
 };
 
 struct http_conn_s {
@@ -83,6 +93,7 @@ struct http_conn_s {
     int dispatching;      /* inside a handler call: answers must not re-enter process() */
     int upgraded;         /* handed over to another protocol: HTTP is done with it */
     int message_done;
+    int headers_dispatch; /* a streaming route's handler is due now, before the body */
     uint64_t n_requests;
 };
 
@@ -298,14 +309,26 @@ static int on_headers_complete(http_parser *p)
     if (finish_headers(hc) != 0) return -1;
     hc->state = CONN_BODY;
     hc->super.deadline = uv_now(&hc->super.worker->loop) + lim->body_timeout_ms;
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > lim->max_body)
+    r->content_length = (p->flags & F_CONTENTLENGTH) ? (long long)p->content_length : -1;
+    r->route_rc = BH_ENOTFOUND;
+    if (r->server->router)
+        r->route_rc = http_router_match(r->server->router, r->method, r->path, strlen(r->path),
+                                        &r->match);
+    r->streaming = r->route_rc == 0 && (r->match.flags & HTTP_ROUTE_STREAM_BODY);
+    if (!r->streaming && (p->flags & F_CONTENTLENGTH) && p->content_length > lim->max_body)
         return reject(hc, 413, "body_too_large", "request body exceeds the configured limit");
     const char *expect = http_req_header(r, "expect");
     if (expect != NULL) {
         if (strcasecmp(expect, "100-continue") != 0)
             return reject(hc, 417, "expectation_failed", "unsupported Expect header");
-        if (p->http_minor >= 1)
-            net_conn_write_owned(&hc->super, xstrdup("HTTP/1.1 100 Continue\r\n\r\n"), 25);
+        r->expect_continue = p->http_minor >= 1;
+    }
+    if (r->streaming) {
+        /* The handler decides on the body before any of it is read. */
+        hc->headers_dispatch = 1;
+        http_parser_pause(p, 1);
+    } else if (r->expect_continue) {
+        net_conn_write_owned(&hc->super, xstrdup("HTTP/1.1 100 Continue\r\n\r\n"), 25);
     }
     return 0;
 }
@@ -314,6 +337,16 @@ static int on_body(http_parser *p, const char *at, size_t len)
 {
     http_conn_t *hc = p->data;
     http_req_t *r = hc->req;
+    if (r->streaming) {
+        if (!r->body_paused)
+            hc->super.deadline =
+                uv_now(&hc->super.worker->loop) + hc->server->limits.body_timeout_ms;
+        /* Never pause the parser here: paused inside a body callback, http-parser cannot later
+         * finish a message whose last byte it has already seen. Pausing stops the socket
+         * instead, so the handler gets at most what is already buffered. */
+        r->body_data(r, at, len, r->body_ctx);
+        return 0;
+    }
     if (r->body.len + len > hc->server->limits.max_body)
         return reject(hc, 413, "body_too_large", "request body exceeds the configured limit");
     buf_append(&r->body, at, len);
@@ -406,9 +439,7 @@ static void dispatch(http_conn_t *hc)
     add_cors_headers(r);
     hc->dispatching = 1;
     http_route_match_t *m = &r->match;
-    int rc = BH_ENOTFOUND;
-    if (r->server->router)
-        rc = http_router_match(r->server->router, r->method, r->path, strlen(r->path), m);
+    int rc = r->route_rc;
     if (rc == 0) {
         m->handler(r);
     } else if (r->method == HTTP_M_OPTIONS) {
@@ -438,6 +469,12 @@ static void reset_for_next(http_conn_t *hc)
     hc->super.deadline = uv_now(&hc->super.worker->loop) + hc->server->limits.idle_timeout_ms;
     /* A parser in an error state asserts when (un)paused; such a connection is closing anyway. */
     if (HTTP_PARSER_ERRNO(&hc->parser) == HPE_PAUSED) http_parser_pause(&hc->parser, 0);
+}
+
+/* 0 while a streaming handler has paused its body: the socket stays unread. */
+static int wants_input(const http_conn_t *hc)
+{
+    return !(hc->req && hc->req->streaming && hc->req->body_paused);
 }
 
 /* Feeds data to the parser; returns the bytes consumed. */
@@ -479,19 +516,43 @@ static void process_input(http_conn_t *hc, const char *data, size_t len)
             data += n;
             len -= n;
         } else {
-            net_conn_read_start(&hc->super);
+            if (wants_input(hc)) net_conn_read_start(&hc->super);
             return;
         }
         if (hc->error_status) {
             send_error_and_close(hc, hc->error_status, hc->error_code, hc->error_message);
             return;
         }
+        if (hc->headers_dispatch) {
+            /* A streaming route: its handler runs now; the body waits in hc->in until it calls
+             * http_req_body_stream(), which lets the loop go on. */
+            hc->headers_dispatch = 0;
+            if (len) buf_append(&hc->in, data, len);
+            len = 0;
+            dispatch(hc);
+            if (hc->req == NULL || hc->upgraded || !hc->req->body_data) return;
+            continue;
+        }
+        if (hc->message_done && hc->req && hc->req->streaming) {
+            http_req_t *r = hc->req;
+            hc->state = CONN_HANDLING;
+            hc->super.deadline = 0;
+            if (len) buf_append(&hc->in, data, len);
+            len = 0;
+            if (!r->body_ended) {
+                r->body_ended = 1;
+                hc->dispatching = 1;
+                r->body_end(r, 0, r->body_ctx);
+                hc->dispatching = 0;
+            }
+            continue; /* answered already (loop goes on) or waiting for the answer */
+        }
         if (!hc->message_done) {
             /* Everything fed was consumed without finishing a message; wait for more. */
             if (len) buf_append(&hc->in, data, len);
             len = 0;
             if (hc->in.len == 0) {
-                net_conn_read_start(&hc->super);
+                if (wants_input(hc)) net_conn_read_start(&hc->super);
                 return;
             }
             continue;
@@ -526,7 +587,15 @@ static void on_close(net_conn_t *c)
     http_req_t *r = hc->req;
     if (r == NULL) return;
     hc->req = NULL;
-    if (hc->state == CONN_HANDLING && !r->answered) {
+    if (r->streaming && r->body_data && !r->body_ended && !r->answered) {
+        /* Mid-body: tell the handler, then orphan the request; it must still answer. */
+        r->body_ended = 1;
+        r->conn = NULL;
+        net_conn_unref(c);
+        r->body_end(r, UV_ECONNRESET, r->body_ctx);
+        return;
+    }
+    if ((hc->state == CONN_HANDLING || r->streaming) && !r->answered) {
         /* The handler still has it: orphan it, and its answer will be dropped. */
         r->conn = NULL;
         net_conn_unref(c);
@@ -538,6 +607,18 @@ static void on_close(net_conn_t *c)
 static void on_timeout(net_conn_t *c)
 {
     http_conn_t *hc = (http_conn_t *)c;
+    http_req_t *r = hc->req;
+    if (hc->state == CONN_BODY && r && r->streaming && r->body_data && !r->body_ended) {
+        /* The handler owns the request: it answers (408 or otherwise), then we close. */
+        r->keep_alive = 0;
+        r->body_ended = 1;
+        hc->state = CONN_HANDLING;
+        hc->dispatching = 1;
+        r->body_end(r, UV_ETIMEDOUT, r->body_ctx);
+        hc->dispatching = 0;
+        if (hc->req == NULL) net_conn_close(c, 1, hc->server->limits.linger_ms);
+        return;
+    }
     if (hc->state == CONN_HEADERS || hc->state == CONN_BODY) {
         LOG_D("request_timeout", "peer=%s state=%s", c->peer,
               hc->state == CONN_HEADERS ? "headers" : "body");
@@ -710,6 +791,51 @@ json_t *http_req_json_object(http_req_t *r)
     return j;
 }
 
+long long http_req_content_length(const http_req_t *r)
+{
+    return r->content_length;
+}
+
+void http_req_body_stream(http_req_t *r, http_body_data_cb data_cb, http_body_end_cb end_cb,
+                          void *ctx)
+{
+    r->body_data = data_cb;
+    r->body_end = end_cb;
+    r->body_ctx = ctx;
+    http_conn_t *hc = r->conn;
+    if (hc == NULL) { /* the client is gone already */
+        r->body_ended = 1;
+        end_cb(r, UV_ECONNRESET, ctx);
+        return;
+    }
+    if (r->expect_continue)
+        net_conn_write_owned(&hc->super, xstrdup("HTTP/1.1 100 Continue\r\n\r\n"), 25);
+    hc->state = CONN_BODY;
+    hc->super.deadline = uv_now(&hc->super.worker->loop) + hc->server->limits.body_timeout_ms;
+    if (HTTP_PARSER_ERRNO(&hc->parser) == HPE_PAUSED) http_parser_pause(&hc->parser, 0);
+    if (!hc->dispatching) process_input(hc, NULL, 0);
+}
+
+void http_req_body_pause(http_req_t *r)
+{
+    r->body_paused = 1;
+    if (r->conn) {
+        r->conn->super.deadline = 0; /* our own wait does not count against the client */
+        net_conn_read_stop(&r->conn->super);
+    }
+}
+
+void http_req_body_resume(http_req_t *r)
+{
+    if (!r->body_paused) return;
+    r->body_paused = 0;
+    http_conn_t *hc = r->conn;
+    if (hc == NULL || r->body_ended) return;
+    hc->super.deadline = uv_now(&hc->super.worker->loop) + hc->server->limits.body_timeout_ms;
+    net_conn_read_start(&hc->super);
+    if (!hc->dispatching) process_input(hc, NULL, 0);
+}
+
 const char *http_req_peer(const http_req_t *r)
 {
     return r->conn ? r->conn->super.peer : "-";
@@ -796,7 +922,7 @@ void http_respond_owned(http_req_t *r, int status, const char *content_type, cha
     }
     /* Errors that leave the request stream in doubt end the connection. */
     if (status == 400 || status == 408 || status == 413 || status == 414 || status == 431 ||
-        status == 505 || hc->error_status)
+        status == 505 || hc->error_status || (r->streaming && !r->body_ended))
         r->keep_alive = 0;
     int no_body = r->method == HTTP_M_HEAD || status == 204 || status == 304 || status < 200;
     buf_t out;

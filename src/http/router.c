@@ -15,6 +15,7 @@ typedef struct segment_s {
 
 typedef struct route_s {
     http_method_t method;
+    unsigned flags;
     http_handler_cb handler;
     size_t n_segments;
     segment_t segments[ROUTER_MAX_SEGMENTS];
@@ -65,6 +66,12 @@ static int split(const char *path, size_t len, const char **seg, size_t *seglen,
 int http_router_add(http_router_t *r, http_method_t method, const char *pattern,
                     http_handler_cb handler)
 {
+    return http_router_add_flags(r, method, pattern, handler, 0);
+}
+
+int http_router_add_flags(http_router_t *r, http_method_t method, const char *pattern,
+                          http_handler_cb handler, unsigned flags)
+{
     const char *seg[ROUTER_MAX_SEGMENTS];
     size_t seglen[ROUTER_MAX_SEGMENTS];
     int n = split(pattern, strlen(pattern), seg, seglen, ROUTER_MAX_SEGMENTS);
@@ -72,6 +79,7 @@ int http_router_add(http_router_t *r, http_method_t method, const char *pattern,
     route_t rt;
     memset(&rt, 0, sizeof rt);
     rt.method = method;
+    rt.flags = flags;
     rt.handler = handler;
     size_t params = 0;
     for (int i = 0; i < n; i++) {
@@ -139,6 +147,7 @@ int http_router_match(const http_router_t *r, http_method_t method, const char *
             *m = tmp;
             m->allowed = allowed;
             m->handler = rt->handler;
+            m->flags = rt->flags;
             return 0;
         }
         if (method == HTTP_M_HEAD && rt->method == HTTP_M_GET && head_fallback == NULL) {
@@ -149,6 +158,7 @@ int http_router_match(const http_router_t *r, http_method_t method, const char *
     }
     if (head_fallback != NULL) {
         m->handler = head_fallback->handler;
+        m->flags = head_fallback->flags;
         return 0;
     }
     return m->allowed ? BH_EDECLINED : BH_ENOTFOUND;

@@ -15,8 +15,16 @@
 #define ROUTER_MAX_SEGMENTS 16
 #define ROUTER_MAX_PARAMS 8
 
+/* Route flags. */
+enum {
+    /* The handler runs as soon as the headers are complete, before the body, and takes the body
+     * in chunks with http_req_body_stream() (uploads). max_body does not apply. */
+    HTTP_ROUTE_STREAM_BODY = 1u << 0,
+};
+
 typedef struct http_route_match_s {
     http_handler_cb handler;
+    unsigned flags;
     size_t n_params;
     const char *names[ROUTER_MAX_PARAMS]; /* borrowed from the router */
     const char *values[ROUTER_MAX_PARAMS]; /* point into the matched path, not terminated */
@@ -29,6 +37,9 @@ void http_router_free(http_router_t *r);
 /* Returns 0, or BH_EINVAL for a malformed pattern (too many segments or params, bad braces). */
 int http_router_add(http_router_t *r, http_method_t method, const char *pattern,
                     http_handler_cb handler);
+/* The same, with HTTP_ROUTE_* flags. */
+int http_router_add_flags(http_router_t *r, http_method_t method, const char *pattern,
+                          http_handler_cb handler, unsigned flags);
 /* Matches path[0..len) (no query). Returns 0 (found: m->handler set), BH_ENOTFOUND (no route
  * has this path), or BH_EDECLINED (the path exists, but not for this method: m->allowed set).
  * HEAD falls back to a GET route. */
