@@ -47,7 +47,23 @@ long ws_frame_parse(const uint8_t *buf, size_t len, int require_mask, uint64_t m
 
 void ws_unmask(uint8_t *p, size_t n, const uint8_t mask[4], size_t off)
 {
-    for (size_t i = 0; i < n; i++) p[i] ^= mask[(off + i) & 3];
+    size_t i = 0;
+    /* Byte by byte up to 8-byte alignment, then 8 bytes at a time: uploads push megabytes
+     * through here, and the word loop is several times faster. */
+    for (; i < n && ((uintptr_t)(p + i) & 7); i++) p[i] ^= mask[(off + i) & 3];
+    if (n - i >= 8) {
+        uint8_t rot[8];
+        for (int k = 0; k < 8; k++) rot[k] = mask[(off + i + (size_t)k) & 3];
+        uint64_t m;
+        memcpy(&m, rot, 8);
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            w ^= m;
+            memcpy(p + i, &w, 8);
+        }
+    }
+    for (; i < n; i++) p[i] ^= mask[(off + i) & 3];
 }
 
 size_t ws_frame_header(uint8_t *out, int opcode, int fin, uint64_t len)

@@ -48,6 +48,21 @@ TEST(every_prefix_is_incomplete)
     ASSERT(memcmp(copy, payload, 300) == 0);
 }
 
+TEST(unmask_matches_bytewise_at_every_alignment_and_offset)
+{
+    static const uint8_t mask[4] = {0xde, 0xad, 0xbe, 0xef};
+    uint8_t buf[200], ref[200];
+    for (size_t start = 0; start < 9; start++) {
+        for (size_t off = 0; off < 4; off++) {
+            for (size_t i = 0; i < sizeof buf; i++) buf[i] = ref[i] = (uint8_t)(i * 7 + 3);
+            size_t n = sizeof buf - start;
+            ws_unmask(buf + start, n, mask, off);
+            for (size_t i = 0; i < n; i++) ref[start + i] ^= mask[(off + i) & 3];
+            ASSERT(memcmp(buf, ref, sizeof buf) == 0);
+        }
+    }
+}
+
 TEST(header_lengths)
 {
     uint8_t h[10];
@@ -110,6 +125,7 @@ TEST(accept_key_rfc_example)
 }
 
 TEST_MAIN(TEST_ENTRY(rfc_example_masked_hello), TEST_ENTRY(every_prefix_is_incomplete),
+          TEST_ENTRY(unmask_matches_bytewise_at_every_alignment_and_offset),
           TEST_ENTRY(header_lengths), TEST_ENTRY(protocol_violations),
           TEST_ENTRY(size_limit_is_checked_before_the_payload_arrives),
           TEST_ENTRY(utf8_validation), TEST_ENTRY(accept_key_rfc_example))
