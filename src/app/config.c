@@ -85,6 +85,10 @@ static const option_t options[] = {
      "most events replayed per service on resume; a longer gap gets a reset"},
     {"service-roles", "BELLHOP_SERVICE_ROLES", OPT_STR, OFF(service_roles), "", 0, 0,
      "override who reads a service, e.g. \"finance=owner|admin;users=owner\""},
+    {"poll-timeout", "BELLHOP_POLL_TIMEOUT_S", OPT_INT, OFF(poll_timeout_s), "25", 0, 3600,
+     "long-poll wait when the request gives no timeout, seconds"},
+    {"poll-max-timeout", "BELLHOP_POLL_MAX_TIMEOUT_S", OPT_INT, OFF(poll_max_timeout_s), "60", 0,
+     3600, "cap on a long-poll's requested timeout, seconds"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 

@@ -43,6 +43,8 @@ typedef struct config_s {
     int history_max_age_s;
     int replay_max;
     char *service_roles;
+    int poll_timeout_s;
+    int poll_max_timeout_s;
 } config_t;
 
 /* Looks up an environment variable; tests pass their own. Returns NULL when unset. */

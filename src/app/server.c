@@ -14,7 +14,9 @@
 #include "http/http.h"
 #include "http/router.h"
 #include "net/worker.h"
+#include "realtime/flags.h"
 #include "realtime/hub.h"
+#include "store/flags.h"
 #include "realtime/stream.h"
 
 #include <signal.h>
@@ -34,6 +36,7 @@ typedef struct server_s {
     int prune_in_flight;
     rt_hub_t *hub;
     rt_server_t *rt;
+    rt_flags_t *flags;
     net_worker_t *workers;
     int n_workers;
     int stopping;
@@ -140,6 +143,34 @@ static void on_signal(uv_signal_t *s, int signum)
     stop(srv);
 }
 
+/* Flags: the environment gives the starting values, values changed through the API (stored)
+ * win over them, so that a rollback survives a restart. */
+static rt_flags_t *load_flags(store_t *st)
+{
+    char err[256];
+    rt_flags_t *f = rt_flags_new();
+    if (rt_flags_load_env(f, NULL, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "bellhop: %s\n", err);
+        rt_flags_free(f);
+        return NULL;
+    }
+    json_t *stored = NULL;
+    if (store_flags_load(st, &stored) == 0) {
+        const char *name;
+        json_t *value;
+        json_object_foreach(stored, name, value)
+        {
+            json_t *one = json_pack("{s:O}", name, value), *changed = NULL;
+            if (rt_flags_apply_json(f, one, err, sizeof err, &changed) != 0)
+                LOG_W("stored_flag_ignored", "reason=\"%s\"", err);
+            json_decref(changed);
+            json_decref(one);
+        }
+        json_decref(stored);
+    }
+    return f;
+}
+
 static void raise_nofile(void)
 {
     struct rlimit rl;
@@ -183,12 +214,20 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
         return hrc;
     }
     srv.hctx.hub = srv.hub;
+    if ((srv.flags = load_flags(st)) == NULL) {
+        rt_hub_free(srv.hub);
+        return BH_ECONFIG;
+    }
+    srv.hctx.flags = srv.flags;
+    srv.hctx.poll_timeout_s = cfg->poll_timeout_s;
+    srv.hctx.poll_max_timeout_s = cfg->poll_max_timeout_s;
 
     http_router_t *router = http_router_new();
     if (handlers_register(router) != 0) {
         LOG_E("routes_invalid", NULL);
         http_router_free(router);
         rt_hub_free(srv.hub);
+        rt_flags_free(srv.flags);
         return BH_EINTERNAL;
     }
     http_limits_t limits = {
@@ -222,7 +261,7 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
                .allowed_origins = cfg->allowed_origins},
         .replay_max = (size_t)cfg->replay_max,
     };
-    srv.rt = rt_server_new(srv.hub, &srv.hctx.policy, &rl, srv.workers, started);
+    srv.rt = rt_server_new(srv.hub, &srv.hctx.policy, srv.flags, &rl, srv.workers, started);
     srv.hctx.rt = srv.rt;
     if (rc != 0) {
         rt_server_shutdown(srv.rt);
@@ -262,6 +301,7 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     uv_loop_close(&srv.loop);
     rt_server_free(srv.rt);
     rt_hub_free(srv.hub);
+    rt_flags_free(srv.flags);
     free(srv.workers);
     http_server_free(http);
     http_router_free(router);

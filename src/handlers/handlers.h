@@ -31,6 +31,8 @@ typedef struct hctx_s {
     rt_hub_t *hub;           /* borrowed; event streams */
     rt_policy_t policy;      /* which roles read which service */
     rt_server_t *rt;         /* borrowed; the stream sessions of every worker */
+    rt_flags_t *flags;       /* borrowed; streaming rollout and fallback flags */
+    int poll_timeout_s, poll_max_timeout_s;
 } hctx_t;
 
 /* Adds every route to r. Returns 0 or BH_EINVAL (a bad pattern: a bug). */
@@ -64,6 +66,8 @@ void handlers_realtime_stream(http_req_t *req);
 void handlers_realtime_publish(http_req_t *req);
 void handlers_realtime_metrics(http_req_t *req);
 void handlers_prometheus(http_req_t *req);
+/* Feature flags, transport config and long-polling (flags.c). */
+int handlers_register_flags(http_router_t *r);
 
 /* JSON for a user row / claims (new references). */
 json_t *handlers_user_json(const store_user_t *u);

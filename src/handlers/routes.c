@@ -20,5 +20,7 @@ int handlers_register(http_router_t *r)
         int rc = http_router_add(r, routes[i].method, routes[i].pattern, routes[i].handler);
         if (rc != 0) return rc;
     }
-    return handlers_register_domain(r);
+    int rc = handlers_register_domain(r);
+    if (rc == 0) rc = handlers_register_flags(r);
+    return rc;
 }

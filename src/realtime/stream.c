@@ -1,5 +1,6 @@
 /* stream.c: sessions of the unified realtime stream, and per-worker fan-out. */
 #include "realtime/stream.h"
+#include "realtime/stream_int.h"
 
 #include "auth/jwt.h"
 #include "core/alloc.h"
@@ -16,71 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct rt_worker_s rt_worker_t;
-typedef struct session_s session_t;
-
-/* A session's subscription to one service, linked in its worker's (org, service) list. */
-typedef struct sub_s {
-    queue_t node;
-    session_t *sess;
-    int64_t delivered; /* newest offset sent (or skipped as already known) on this connection */
-    uint8_t active;
-} sub_t;
-
-typedef enum { SESS_HANDSHAKE = 0, SESS_ACTIVE, SESS_CLOSED } sess_state_t;
-
-struct session_s {
-    queue_t node; /* in the worker's session list */
-    ws_conn_t *ws;
-    rt_worker_t *rw;
-    sess_state_t state;
-    uint64_t seq; /* of the next message this connection gets */
-    int64_t user_id, org_id, exp;
-    auth_role_t role;
-    int all_properties;
-    size_t n_properties;
-    int64_t *property_ids; /* owned */
-    char id[24];
-    sub_t subs[RT_SVC__COUNT];
-};
-
-/* The subscriptions of one org on one worker, one list per service. */
-typedef struct org_subs_s {
-    struct org_subs_s *next;
-    int64_t org_id;
-    size_t n;
-    queue_t subs[RT_SVC__COUNT];
-} org_subs_t;
-
-struct rt_worker_s {
-    rt_server_t *srv;
-    net_worker_t *w;
-    uv_check_t flush; /* runs after the poll phase in which events arrived */
-    int flush_active;
-    int stopping;
-    rt_event_t **pending; /* events received, not yet fanned out (owned refs) */
-    size_t n_pending, cap_pending;
-    org_subs_t **buckets;
-    size_t n_buckets, n_orgs;
-    queue_t sessions;
-    uint64_t next_session;
-    rt_metrics_t m;
-};
-
-struct rt_server_s {
-    rt_hub_t *hub;
-    rt_policy_t policy;
-    rt_limits_t lim;
-    int n_workers;
-    rt_worker_t *rw;
-    _Atomic uint64_t published[RT_SVC__COUNT];
-};
-
 static const ws_handler_t stream_handler;
 
 /* ---- the per-worker subscription index ----------------------------------------------------------- */
 
-static org_subs_t *org_find(rt_worker_t *rw, int64_t org, int create)
+org_subs_t *rt__org_find(rt_worker_t *rw, int64_t org, int create)
 {
     size_t h = (size_t)((uint64_t)org * 0x9E3779B97F4A7C15ull >> 40) & (rw->n_buckets - 1);
     org_subs_t *o = rw->buckets[h];
@@ -88,7 +29,10 @@ static org_subs_t *org_find(rt_worker_t *rw, int64_t org, int create)
     if (o || !create) return o;
     o = xcalloc(1, sizeof *o);
     o->org_id = org;
-    for (int s = 0; s < RT_SVC__COUNT; s++) queue_init(&o->subs[s]);
+    for (int s = 0; s < RT_SVC__COUNT; s++) {
+        queue_init(&o->subs[s]);
+        queue_init(&o->polls[s]);
+    }
     o->next = rw->buckets[h];
     rw->buckets[h] = o;
     if (++rw->n_orgs > rw->n_buckets * 2) {
@@ -115,7 +59,7 @@ static void sub_add(session_t *s, rt_service_t svc, int64_t delivered)
     sub->delivered = delivered;
     sub->sess = s;
     if (sub->active) return;
-    org_subs_t *o = org_find(s->rw, s->org_id, 1);
+    org_subs_t *o = rt__org_find(s->rw, s->org_id, 1);
     queue_insert_tail(&o->subs[svc], &sub->node);
     o->n++;
     sub->active = 1;
@@ -127,7 +71,7 @@ static void sub_remove(session_t *s, rt_service_t svc)
     if (!sub->active) return;
     queue_remove(&sub->node);
     sub->active = 0;
-    org_subs_t *o = org_find(s->rw, s->org_id, 0);
+    org_subs_t *o = rt__org_find(s->rw, s->org_id, 0);
     if (o) o->n--;
 }
 
@@ -287,7 +231,7 @@ static int send_chunk(session_t *s, rt_service_t svc, rt_event_t *const *chunk, 
 
 static void fan_out(rt_worker_t *rw, rt_event_t *const *chunk, size_t n)
 {
-    org_subs_t *o = org_find(rw, chunk[0]->org_id, 0);
+    org_subs_t *o = rt__org_find(rw, chunk[0]->org_id, 0);
     if (o == NULL) return;
     rt_service_t svc = chunk[0]->service;
     body_cache_t cache = {.n = 0};
@@ -298,6 +242,7 @@ static void fan_out(rt_worker_t *rw, rt_event_t *const *chunk, size_t n)
         send_chunk(sub->sess, svc, chunk, n, &cache);
     }
     cache_clear(&cache);
+    rt__poll_wake(rw, chunk, n);
 }
 
 static void on_flush(uv_check_t *h)
@@ -499,6 +444,31 @@ static int check_resume(session_t *s, json_t *resume)
     return 0;
 }
 
+/* {"transport":"polling","url":"/v1/realtime/<svc>/poll","offset":N,"epoch":"..."}: where and
+ * from what position to continue a service by long-polling. */
+static json_t *fallback_json(session_t *s, rt_service_t svc, int64_t offset)
+{
+    int64_t head;
+    char epoch[RT_EPOCH_LEN + 1], url[64];
+    rt_hub_position(s->rw->srv->hub, s->org_id, svc, &head, epoch);
+    snprintf(url, sizeof url, "/v1/realtime/%s/poll", rt_service_name(svc));
+    return json_pack("{s:s,s:s,s:I,s:s}", "transport", "polling", "url", url, "offset",
+                     (json_int_t)(offset >= 0 ? offset : head), "epoch", epoch);
+}
+
+/* Refuses streaming to a user the flags send to polling (close 4503). fb lists the services and
+ * the offsets to poll from (stolen). */
+static void refuse_streaming(session_t *s, json_t *fb)
+{
+    if (s->state == SESS_HANDSHAKE) RT_INC(s->rw->m.handshakes_failed, 1);
+    send_json(s, json_pack("{s:s,s:s,s:s,s:i,s:o}", "type", "error", "code",
+                           "fallback_to_polling", "message",
+                           "streaming is turned off for you: continue with long-polling from "
+                           "the given offsets",
+                           "closeCode", RT_CLOSE_FALLBACK, "fallback", fb));
+    ws_conn_close(s->ws, RT_CLOSE_FALLBACK, "fallback_to_polling");
+}
+
 static void do_subscribe(session_t *s, json_t *msg, int handshake)
 {
     rt_service_t svcs[RT_SVC__COUNT];
@@ -506,6 +476,28 @@ static void do_subscribe(session_t *s, json_t *msg, int handshake)
     if (n < 0) return;
     json_t *resume = json_object_get(msg, "resume");
     if (check_resume(s, resume) != 0) return;
+    /* Feature flags: the user may not stream at all, or some services are back on polling. */
+    rt_flag_values_t fv;
+    rt_flags_snapshot(s->rw->srv->flags, &fv);
+    json_t *fb = json_object();
+    int streamed = 0;
+    int user_streams = rt_flags_user_streams(&fv, s->org_id, s->user_id);
+    for (int i = 0; i < n; i++) {
+        if (user_streams && rt_flags_service_streams(&fv, s->org_id, s->user_id, svcs[i])) {
+            svcs[streamed++] = svcs[i];
+            continue;
+        }
+        json_t *r = resume ? json_object_get(json_object_get(resume, rt_service_name(svcs[i])),
+                                             "offset")
+                           : NULL;
+        json_object_set_new(fb, rt_service_name(svcs[i]),
+                            fallback_json(s, svcs[i], r ? json_integer_value(r) : -1));
+    }
+    if (streamed == 0) {
+        refuse_streaming(s, fb);
+        return;
+    }
+    n = streamed;
     json_t *names = json_array();
     for (int i = 0; i < n; i++) json_array_append_new(names, json_string(rt_service_name(svcs[i])));
     char ts[32];
@@ -521,6 +513,8 @@ static void do_subscribe(session_t *s, json_t *msg, int handshake)
         ack = json_pack("{s:s,s:s,s:o,s:o}", "type", "subscribed", "timestamp", ts, "services",
                         names, "positions", positions_json(s, svcs, (size_t)n));
     }
+    if (json_object_size(fb)) json_object_set(ack, "fallback", fb);
+    json_decref(fb);
     send_json(s, ack);
     if (handshake) {
         s->state = SESS_ACTIVE;
@@ -667,11 +661,12 @@ void rt_stream_accept(rt_server_t *srv, http_req_t *req, auth_claims_t *claims)
 
 /* ---- the server -------------------------------------------------------------------------------------- */
 
-rt_server_t *rt_server_new(rt_hub_t *hub, const rt_policy_t *policy, const rt_limits_t *lim,
-                           net_worker_t *workers, int n_workers)
+rt_server_t *rt_server_new(rt_hub_t *hub, const rt_policy_t *policy, rt_flags_t *flags,
+                           const rt_limits_t *lim, net_worker_t *workers, int n_workers)
 {
     rt_server_t *srv = xcalloc(1, sizeof *srv);
     srv->hub = hub;
+    srv->flags = flags;
     srv->policy = *policy;
     srv->lim = *lim;
     srv->n_workers = n_workers;
@@ -682,6 +677,7 @@ rt_server_t *rt_server_new(rt_hub_t *hub, const rt_policy_t *policy, const rt_li
         rw->w = &workers[i];
         workers[i].ext = rw;
         queue_init(&rw->sessions);
+        queue_init(&rw->polls);
         rw->n_buckets = 64;
         rw->buckets = xcalloc(rw->n_buckets, sizeof *rw->buckets);
         uv_check_init(&workers[i].loop, &rw->flush);
@@ -706,6 +702,7 @@ static void on_shutdown_task(net_worker_t *w, void *data)
     free(rw->pending);
     rw->pending = NULL;
     rw->n_pending = rw->cap_pending = 0;
+    rt__poll_cancel_all(rw);
     uv_close((uv_handle_t *)&rw->flush, NULL);
 }
 
@@ -745,6 +742,46 @@ void rt_server_metrics(rt_server_t *srv, rt_metrics_t *out)
     for (int i = 0; i < srv->n_workers; i++) rt_metrics_add(out, &srv->rw[i].m);
     for (int s = 0; s < RT_SVC__COUNT; s++)
         atomic_store(&out->events_published[s], atomic_load(&srv->published[s]));
+}
+
+static void on_flags_task(net_worker_t *w, void *data)
+{
+    (void)data;
+    rt_worker_t *rw = w->ext;
+    rt_flag_values_t fv;
+    rt_flags_snapshot(rw->srv->flags, &fv);
+    queue_t *q;
+    QUEUE_FOREACH(q, &rw->sessions)
+    {
+        session_t *s = QUEUE_DATA(q, session_t, node);
+        if (s->state != SESS_ACTIVE || ws_conn_is_closing(s->ws)) continue;
+        int user_streams = rt_flags_user_streams(&fv, s->org_id, s->user_id);
+        json_t *fb = json_object();
+        for (int svc = 0; svc < RT_SVC__COUNT; svc++) {
+            sub_t *sub = &s->subs[svc];
+            if (!sub->active) continue;
+            if (user_streams && rt_flags_service_streams(&fv, s->org_id, s->user_id, svc))
+                continue;
+            /* Poll from exactly what this connection has had: nothing lost, nothing twice. */
+            json_object_set_new(fb, rt_service_name(svc), fallback_json(s, svc, sub->delivered));
+            sub_remove(s, svc);
+        }
+        int any_left = 0;
+        for (int svc = 0; svc < RT_SVC__COUNT; svc++) any_left |= s->subs[svc].active;
+        if (!user_streams || (!any_left && json_object_size(fb))) {
+            refuse_streaming(s, fb);
+        } else if (json_object_size(fb)) {
+            send_json(s, json_pack("{s:s,s:o}", "type", "fallback", "services", fb));
+        } else {
+            json_decref(fb);
+        }
+    }
+}
+
+void rt_server_flags_changed(rt_server_t *srv)
+{
+    for (int i = 0; i < srv->n_workers; i++)
+        net_worker_post(srv->rw[i].w, on_flags_task, NULL);
 }
 
 const rt_limits_t *rt_server_limits(const rt_server_t *srv)

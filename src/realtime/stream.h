@@ -14,6 +14,7 @@
 #include "auth/auth.h"
 #include "http/http.h"
 #include "net/worker.h"
+#include "realtime/flags.h"
 #include "realtime/hub.h"
 #include "realtime/metrics.h"
 #include "realtime/service.h"
@@ -32,6 +33,7 @@ enum {
     RT_CLOSE_VERSION = 4406,         /* unsupported protocol version */
     RT_CLOSE_HANDSHAKE_TIMEOUT = 4408,
     RT_CLOSE_SLOW_CONSUMER = 4429,   /* outgoing buffer over its limit: resume from your offsets */
+    RT_CLOSE_FALLBACK = 4503,        /* streaming is off for this user: long-poll instead */
 };
 
 #define RT_PROTOCOL_VERSION 1
@@ -44,9 +46,17 @@ typedef struct rt_limits_s {
 } rt_limits_t;
 
 /* workers[0..n) must be initialised (net_worker_init) but not started: each gets a check handle.
- * Installs itself as hub's sink. Borrowed: hub, policy, workers. */
-rt_server_t *rt_server_new(rt_hub_t *hub, const rt_policy_t *policy, const rt_limits_t *lim,
-                           net_worker_t *workers, int n_workers);
+ * Installs itself as hub's sink. Borrowed: hub, policy, flags, workers. */
+rt_server_t *rt_server_new(rt_hub_t *hub, const rt_policy_t *policy, rt_flags_t *flags,
+                           const rt_limits_t *lim, net_worker_t *workers, int n_workers);
+/* Re-checks every open stream against the current flags (any thread): users no longer allowed
+ * to stream are closed with 4503 and told where to poll from; services forced to long-polling
+ * are unsubscribed with a "fallback" message carrying the offsets to poll from. */
+void rt_server_flags_changed(rt_server_t *srv);
+/* Long-polling, GET /v1/realtime/{service}/poll (poll.c): answers req now or when events come.
+ * claims is stolen. since < 0: from the current head. timeout_ms bounded by the caller. */
+void rt_poll(rt_server_t *srv, http_req_t *req, auth_claims_t *claims, rt_service_t svc,
+             int64_t since, const char *epoch, unsigned timeout_ms);
 /* Posts to every worker: close each stream with 1001 "server shutting down" and release the
  * worker's handles. Call before net_worker_stop. */
 void rt_server_shutdown(rt_server_t *srv);

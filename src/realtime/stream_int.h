@@ -1,0 +1,84 @@
+/* stream_int.h: what the stream (stream.c) and long-polling (poll.c) share: the per-worker
+ * index of who waits for which (org, service) events. Everything here is touched only on its
+ * worker's loop thread. */
+#ifndef BH_REALTIME_STREAM_INT_H
+#define BH_REALTIME_STREAM_INT_H
+
+#include "core/queue.h"
+#include "realtime/flags.h"
+#include "realtime/stream.h"
+
+#include <uv.h>
+
+typedef struct rt_worker_s rt_worker_t;
+typedef struct session_s session_t;
+
+/* A session's subscription to one service, linked in its worker's (org, service) list. */
+typedef struct sub_s {
+    queue_t node;
+    session_t *sess;
+    int64_t delivered; /* newest offset sent (or skipped as already known) on this connection */
+    uint8_t active;
+} sub_t;
+
+typedef enum { SESS_HANDSHAKE = 0, SESS_ACTIVE, SESS_CLOSED } sess_state_t;
+
+struct session_s {
+    queue_t node; /* in the worker's session list */
+    ws_conn_t *ws;
+    rt_worker_t *rw;
+    sess_state_t state;
+    uint64_t seq; /* of the next message this connection gets */
+    int64_t user_id, org_id, exp;
+    auth_role_t role;
+    int all_properties;
+    size_t n_properties;
+    int64_t *property_ids; /* owned */
+    char id[24];
+    sub_t subs[RT_SVC__COUNT];
+};
+
+/* The subscriptions of one org on one worker, one list per service. */
+typedef struct org_subs_s {
+    struct org_subs_s *next;
+    int64_t org_id;
+    size_t n;
+    queue_t subs[RT_SVC__COUNT];
+    queue_t polls[RT_SVC__COUNT]; /* held long-polls (poll.c), same keys */
+} org_subs_t;
+
+struct rt_worker_s {
+    rt_server_t *srv;
+    net_worker_t *w;
+    uv_check_t flush; /* runs after the poll phase in which events arrived */
+    int flush_active;
+    int stopping;
+    rt_event_t **pending; /* events received, not yet fanned out (owned refs) */
+    size_t n_pending, cap_pending;
+    org_subs_t **buckets;
+    size_t n_buckets, n_orgs;
+    queue_t sessions;
+    queue_t polls; /* every held long-poll of this worker, for shutdown */
+    uint64_t next_session;
+    rt_metrics_t m;
+};
+
+struct rt_server_s {
+    rt_hub_t *hub;
+    rt_flags_t *flags;
+    rt_policy_t policy;
+    rt_limits_t lim;
+    int n_workers;
+    rt_worker_t *rw;
+    _Atomic uint64_t published[RT_SVC__COUNT];
+};
+
+
+/* Finds or (create) makes the index entry of an org on this worker. */
+org_subs_t *rt__org_find(rt_worker_t *rw, int64_t org, int create);
+/* Answers the held long-polls of (chunk's org, service) that chunk satisfies (poll.c). */
+void rt__poll_wake(rt_worker_t *rw, rt_event_t *const *chunk, size_t n);
+/* Answers every held long-poll of the worker (shutdown). */
+void rt__poll_cancel_all(rt_worker_t *rw);
+
+#endif
