@@ -6,11 +6,13 @@
  */
 #include "app/server.h"
 
+#include "chat/chat.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "handlers/handlers.h"
+#include "handlers/uploads.h"
 #include "http/http.h"
 #include "http/router.h"
 #include "net/worker.h"
@@ -18,6 +20,7 @@
 #include "realtime/hub.h"
 #include "store/flags.h"
 #include "realtime/stream.h"
+#include "upload/upload.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -34,8 +37,11 @@ typedef struct server_s {
     int health_in_flight;
     uv_timer_t prune_timer;
     int prune_in_flight;
+    uv_timer_t upload_timer; /* expiry sweep of incomplete uploads */
+    int upload_sweep_in_flight;
     rt_hub_t *hub;
     rt_server_t *rt;
+    chat_server_t *chat;
     rt_flags_t *flags;
     net_worker_t *workers;
     int n_workers;
@@ -120,6 +126,68 @@ static void on_prune_timer(uv_timer_t *t)
         srv->prune_in_flight = 0;
 }
 
+/* ---- uploads: limits from the config, and the expiry sweep ------------------------------------------ */
+
+static upload_srv_t *uploads_new(const config_t *cfg, store_t *st, hctx_t *h)
+{
+    upload_limits_t lim = {
+        .max_size = {[UPLOAD_CLASS_ID] = cfg->upload_max_id_document,
+                     [UPLOAD_CLASS_IMAGE] = cfg->upload_max_image,
+                     [UPLOAD_CLASS_CSV] = cfg->upload_max_csv,
+                     [UPLOAD_CLASS_EXCEL] = cfg->upload_max_excel},
+        .chunk_max = cfg->upload_chunk_max,
+        .buffer = cfg->upload_buffer,
+        .ack_bytes = cfg->upload_ack_bytes,
+        .expiry_ms = (int64_t)cfg->upload_expiry_s * 1000,
+        .max_active = cfg->upload_max_active,
+    };
+    return upload_srv_new(st, cfg->data_dir, &lim, handlers_document_published, h);
+}
+
+static void upload_sweep_work(store_t *st, void *data)
+{
+    (void)st;
+    server_t *srv = data;
+    upload_srv_sweep(srv->hctx.uploads, clock_unix_ms());
+}
+
+static void upload_sweep_done(void *data, int status)
+{
+    (void)status;
+    server_t *srv = data;
+    srv->upload_sweep_in_flight = 0;
+}
+
+static void on_upload_timer(uv_timer_t *t)
+{
+    server_t *srv = t->data;
+    if (srv->upload_sweep_in_flight) return;
+    srv->upload_sweep_in_flight = 1;
+    if (store_submit(srv->hctx.store, &srv->loop, upload_sweep_work, upload_sweep_done, srv) != 0)
+        srv->upload_sweep_in_flight = 0;
+}
+
+/* ---- chat: limits from the config ------------------------------------------------------------------ */
+
+static chat_server_t *chat_new(const config_t *cfg, store_t *st, net_worker_t *workers, int n)
+{
+    chat_limits_t lim = {
+        .ws = {.max_message = cfg->ws_max_message,
+               .max_outbuf = cfg->ws_max_outbuf,
+               .heartbeat_ms = (unsigned)cfg->heartbeat_ms,
+               .allowed_origins = cfg->allowed_origins},
+        .history = (unsigned)cfg->chat_history,
+        .max_length = (unsigned)cfg->chat_max_length,
+        .rate = (unsigned)cfg->chat_rate,
+        .burst = (unsigned)cfg->chat_burst,
+        .max_rooms = (unsigned)cfg->chat_max_rooms,
+        .typing_timeout_ms = (unsigned)cfg->chat_typing_timeout_ms,
+        .away_ms = (unsigned)cfg->chat_away_ms,
+        .offline_grace_ms = (unsigned)cfg->chat_offline_grace_ms,
+    };
+    return chat_server_new(st, &lim, workers, n);
+}
+
 /* ---- signals ------------------------------------------------------------------------------------ */
 
 static void stop(server_t *srv)
@@ -129,11 +197,13 @@ static void stop(server_t *srv)
     LOG_I("stopping", "workers=%d", srv->n_workers);
     /* Streams first (close frames with 1001), then the workers: tasks run in posting order. */
     rt_server_shutdown(srv->rt);
+    chat_server_shutdown(srv->chat);
     for (int i = 0; i < srv->n_workers; i++) net_worker_stop(&srv->workers[i]);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->health_timer, NULL);
     uv_close((uv_handle_t *)&srv->prune_timer, NULL);
+    uv_close((uv_handle_t *)&srv->upload_timer, NULL);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -161,8 +231,11 @@ static rt_flags_t *load_flags(store_t *st)
         json_object_foreach(stored, name, value)
         {
             json_t *one = json_pack("{s:O}", name, value), *changed = NULL;
+            char q[300];
             if (rt_flags_apply_json(f, one, err, sizeof err, &changed) != 0)
-                LOG_W("stored_flag_ignored", "reason=\"%s\"", err);
+                LOG_W("stored_flag_ignored", "reason=%s", log_quote(q, sizeof q, err));
+            else if (json_array_size(changed))
+                LOG_I("stored_flag_applied", "name=%s", log_quote(q, sizeof q, name));
             json_decref(changed);
             json_decref(one);
         }
@@ -230,6 +303,7 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
         rt_flags_free(srv.flags);
         return BH_EINTERNAL;
     }
+    srv.hctx.uploads = uploads_new(cfg, st, &srv.hctx); /* NULL: logged; the routes answer 503 */
     http_limits_t limits = {
         .max_header_bytes = cfg->max_header_bytes,
         .max_headers = (size_t)cfg->max_headers,
@@ -263,8 +337,11 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     };
     srv.rt = rt_server_new(srv.hub, &srv.hctx.policy, srv.flags, &rl, srv.workers, started);
     srv.hctx.rt = srv.rt;
+    srv.chat = chat_new(cfg, st, srv.workers, started);
+    srv.hctx.chat = srv.chat;
     if (rc != 0) {
         rt_server_shutdown(srv.rt);
+        chat_server_shutdown(srv.chat);
         LOG_E("listen_failed", "bind=%s port=%d err=%s", cfg->bind, cfg->port, uv_strerror(rc));
         fprintf(stderr, "bellhop: cannot listen on %s:%d: %s\n", cfg->bind, cfg->port,
                 uv_strerror(rc));
@@ -293,6 +370,11 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
         uv_timer_init(&srv.loop, &srv.prune_timer);
         srv.prune_timer.data = &srv;
         uv_timer_start(&srv.prune_timer, on_prune_timer, 60000, 60000);
+        uv_timer_init(&srv.loop, &srv.upload_timer);
+        srv.upload_timer.data = &srv;
+        if (srv.hctx.uploads)
+            uv_timer_start(&srv.upload_timer, on_upload_timer, (uint64_t)cfg->upload_sweep_ms,
+                           (uint64_t)cfg->upload_sweep_ms);
         uv_run(&srv.loop, UV_RUN_DEFAULT);
         for (int i = 0; i < srv.n_workers; i++) net_worker_join(&srv.workers[i]);
         LOG_I("stopped", NULL);
@@ -300,8 +382,10 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     uv_run(&srv.loop, UV_RUN_DEFAULT); /* close callbacks and the last health check */
     uv_loop_close(&srv.loop);
     rt_server_free(srv.rt);
+    chat_server_free(srv.chat);
     rt_hub_free(srv.hub);
     rt_flags_free(srv.flags);
+    upload_srv_free(srv.hctx.uploads);
     free(srv.workers);
     http_server_free(http);
     http_router_free(router);

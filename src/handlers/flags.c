@@ -223,15 +223,16 @@ static int query_int(http_req_t *req, const char *name, long long min, long long
 static void on_poll(http_req_t *req)
 {
     hctx_t *h = http_req_app(req);
+    auth_claims_t c;
+    if (handlers_authenticate(req, &c) != 0) {
+        auth_claims_dispose(&c);
+        return;
+    }
     rt_service_t svc;
     const char *name = http_req_param(req, "service");
     if (name == NULL || rt_service_parse(name, &svc) != 0) {
         http_respond_error(req, 404, "unknown_service", "unknown service '%.32s'",
                            name ? name : "");
-        return;
-    }
-    auth_claims_t c;
-    if (handlers_authenticate(req, &c) != 0) {
         auth_claims_dispose(&c);
         return;
     }

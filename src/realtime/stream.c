@@ -446,11 +446,15 @@ static int check_resume(session_t *s, json_t *resume)
 
 /* {"transport":"polling","url":"/v1/realtime/<svc>/poll","offset":N,"epoch":"..."}: where and
  * from what position to continue a service by long-polling. */
-static json_t *fallback_json(session_t *s, rt_service_t svc, int64_t offset)
+static json_t *fallback_json(session_t *s, rt_service_t svc, int64_t offset,
+                             const char *client_epoch)
 {
     int64_t head;
     char epoch[RT_EPOCH_LEN + 1], url[64];
     rt_hub_position(s->rw->srv->hub, s->org_id, svc, &head, epoch);
+    /* A resume position belongs to the epoch it came with: hand that epoch back, so that the
+     * poll answers epoch_changed instead of silently continuing in another history. */
+    if (offset >= 0 && client_epoch && *client_epoch) snprintf(epoch, sizeof epoch, "%.16s", client_epoch);
     snprintf(url, sizeof url, "/v1/realtime/%s/poll", rt_service_name(svc));
     return json_pack("{s:s,s:s,s:I,s:s}", "transport", "polling", "url", url, "offset",
                      (json_int_t)(offset >= 0 ? offset : head), "epoch", epoch);
@@ -487,11 +491,11 @@ static void do_subscribe(session_t *s, json_t *msg, int handshake)
             svcs[streamed++] = svcs[i];
             continue;
         }
-        json_t *r = resume ? json_object_get(json_object_get(resume, rt_service_name(svcs[i])),
-                                             "offset")
-                           : NULL;
+        json_t *pos = resume ? json_object_get(resume, rt_service_name(svcs[i])) : NULL;
+        json_t *r = json_object_get(pos, "offset");
         json_object_set_new(fb, rt_service_name(svcs[i]),
-                            fallback_json(s, svcs[i], r ? json_integer_value(r) : -1));
+                            fallback_json(s, svcs[i], r ? json_integer_value(r) : -1,
+                                          json_string_value(json_object_get(pos, "epoch"))));
     }
     if (streamed == 0) {
         refuse_streaming(s, fb);
@@ -763,7 +767,8 @@ static void on_flags_task(net_worker_t *w, void *data)
             if (user_streams && rt_flags_service_streams(&fv, s->org_id, s->user_id, svc))
                 continue;
             /* Poll from exactly what this connection has had: nothing lost, nothing twice. */
-            json_object_set_new(fb, rt_service_name(svc), fallback_json(s, svc, sub->delivered));
+            json_object_set_new(fb, rt_service_name(svc),
+                                fallback_json(s, svc, sub->delivered, NULL));
             sub_remove(s, svc);
         }
         int any_left = 0;
