@@ -118,16 +118,17 @@ void http_respond_owned(http_req_t *req, int status, const char *content_type, c
 /* ---- streamed request bodies (routes with HTTP_ROUTE_STREAM_BODY) ---------------------------
  *
  * The handler of such a route runs when the headers are complete. It either answers at once
- * (refusing the body; the connection then closes) or calls http_req_body_stream(). on_data gets
- * the decoded body (chunked or not) piece by piece, lent for the call; it may call
- * http_req_body_pause() to stop reading the socket (e.g. while a disk write is pending) and later
- * http_req_body_resume(). Bytes already received still arrive while paused: at most one read
- * (64 KiB) plus what was buffered, so the handler must take them. It must never answer from
- * on_data; to cut a body short, pause and answer from a later callback. on_end runs once: status
- * 0 when the body is complete, or a negative
+ * (refusing the body; the connection then closes) or calls http_req_body_stream(), now or later.
+ * on_data gets the decoded body (chunked or not) piece by piece, lent for the call; it may call
+ * http_req_body_pause() to stop reading the socket (e.g. while a disk write is pending) and, from
+ * a later callback, http_req_body_resume(). Bytes already received still arrive while paused: at
+ * most one read (64 KiB) plus what was buffered, so the handler must take them. on_data must
+ * never answer the request; to cut a body short, pause and answer from a later callback (the
+ * connection then closes). on_end runs once: status 0 when the body is complete, or a negative
  * code when the client went away or timed out mid-body (then the request is orphaned: answer it
- * anyway, the answer is dropped). The request is answered after on_end, or from on_data to cut
- * the body short (the connection then closes). */
+ * anyway, the answer is dropped). If the client has already gone when http_req_body_stream() is
+ * called, on_end runs before it returns, with UV_ECONNRESET: call it last. The request is
+ * answered after on_end. */
 typedef void (*http_body_data_cb)(http_req_t *req, const char *data, size_t len, void *ctx);
 typedef void (*http_body_end_cb)(http_req_t *req, int status, void *ctx);
 void http_req_body_stream(http_req_t *req, http_body_data_cb on_data, http_body_end_cb on_end,

@@ -344,7 +344,11 @@ static int on_body(http_parser *p, const char *at, size_t len)
         /* Never pause the parser here: paused inside a body callback, http-parser cannot later
          * finish a message whose last byte it has already seen. Pausing stops the socket
          * instead, so the handler gets at most what is already buffered. */
+        /* A resume from inside the callback must not re-enter the parser mid-parse. */
+        int was = hc->dispatching;
+        hc->dispatching = 1;
         r->body_data(r, at, len, r->body_ctx);
+        hc->dispatching = was;
         return 0;
     }
     if (r->body.len + len > hc->server->limits.max_body)
