@@ -268,7 +268,11 @@ static void on_net_data(net_conn_t *c, char *data, size_t len)
     buf_append(&ws->in, data, len);
     size_t n = process(ws, (uint8_t *)ws->in.data, ws->in.len);
     buf_consume(&ws->in, n);
-    if (ws->in.len == 0 && ws->in.cap > 64 * 1024) buf_dispose(&ws->in);
+    /* Give back a buffer bigger than this connection's messages need (idle streams stay small),
+     * but keep one sized for its largest message: an upload reuses it for every chunk instead
+     * of growing a fresh one each time. */
+    if (ws->in.len == 0 && ws->in.cap > 64 * 1024 && ws->in.cap > 2 * ws->lim.max_message + 64)
+        buf_dispose(&ws->in);
 }
 
 static const net_conn_proto_t ws_proto = {on_net_data, on_net_eof, on_net_timeout, on_net_close,
