@@ -43,6 +43,26 @@ typedef struct config_s {
     int history_max_age_s;
     int replay_max;
     char *service_roles;
+    /* chat (collaboration stream) */
+    int chat_history;           /* messages a join returns */
+    int chat_max_length;        /* characters per message */
+    int chat_rate;              /* messages a second per user */
+    int chat_burst;             /* messages at once per user */
+    int chat_max_rooms;         /* rooms per connection */
+    int chat_typing_timeout_ms; /* typing ends unless refreshed */
+    int chat_away_ms;           /* idle connection -> away */
+    int chat_offline_grace_ms;  /* last connection gone -> offline */
+    /* uploads (guest documents: WebSocket stream and tus) */
+    size_t upload_max_id_document;
+    size_t upload_max_image;
+    size_t upload_max_csv;
+    size_t upload_max_excel;
+    size_t upload_chunk_max;
+    size_t upload_buffer;
+    size_t upload_ack_bytes;
+    int upload_expiry_s;
+    int upload_sweep_ms;
+    int upload_max_active;
     int poll_timeout_s;
     int poll_max_timeout_s;
 } config_t;

@@ -381,6 +381,8 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     }
     uv_run(&srv.loop, UV_RUN_DEFAULT); /* close callbacks and the last health check */
     uv_loop_close(&srv.loop);
+    /* Only now can no thread-pool job post to a worker any more (see net_worker_dispose). */
+    for (int i = 0; i < started; i++) net_worker_dispose(&srv.workers[i]);
     rt_server_free(srv.rt);
     chat_server_free(srv.chat);
     rt_hub_free(srv.hub);

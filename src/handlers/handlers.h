@@ -31,6 +31,8 @@ typedef struct hctx_s {
     rt_hub_t *hub;           /* borrowed; event streams */
     rt_policy_t policy;      /* which roles read which service */
     rt_server_t *rt;         /* borrowed; the stream sessions of every worker */
+    struct chat_server_s *chat; /* borrowed; collaboration chat sessions (chat/chat.h) */
+    struct upload_srv_s *uploads; /* borrowed; guest document uploads (upload/upload.h) */
     rt_flags_t *flags;       /* borrowed; streaming rollout and fallback flags */
     int poll_timeout_s, poll_max_timeout_s;
 } hctx_t;
@@ -55,6 +57,10 @@ int handlers_require_role(http_req_t *req, const auth_claims_t *c, unsigned mask
 int handlers_require_property(http_req_t *req, const auth_claims_t *c, int64_t property_id);
 /* Registers the domain routes (finance, guests, tasks, properties, users): domain_routes.c. */
 int handlers_register_domain(http_router_t *r);
+/* Registers the collaboration routes (chat stream, rooms, messages): chat.c. */
+int handlers_register_chat(http_router_t *r);
+/* Registers the upload stream, tus and documents routes: uploads.c, documents.c. */
+int handlers_register_uploads(http_router_t *r);
 
 #define ROLE_BIT(r) (1u << (r))
 

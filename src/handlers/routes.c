@@ -22,5 +22,7 @@ int handlers_register(http_router_t *r)
     }
     int rc = handlers_register_domain(r);
     if (rc == 0) rc = handlers_register_flags(r);
+    if (rc == 0) rc = handlers_register_uploads(r);
+    if (rc == 0) rc = handlers_register_chat(r);
     return rc;
 }

@@ -212,10 +212,14 @@ int net_worker_join(net_worker_t *w)
         queue_remove(q);
         free(QUEUE_DATA(q, task_t, node));
     }
-    uv_mutex_destroy(&w->_inbox_lock);
     int rc = uv_loop_close(&w->loop);
     if (rc != 0) LOG_E("worker_leak", "worker=%d err=%s", w->index, uv_strerror(rc));
     return rc;
+}
+
+void net_worker_dispose(net_worker_t *w)
+{
+    uv_mutex_destroy(&w->_inbox_lock);
 }
 
 const char *net_worker_http_date(const net_worker_t *w)

@@ -61,6 +61,10 @@ void net_worker_stop(net_worker_t *w);
 /* Waits for the thread to end (or, for a worker never started, runs its loop here until the stop
  * has closed everything), then closes the loop. Returns 0 or UV_EBUSY (a handle leaked). */
 int net_worker_join(net_worker_t *w);
+/* Frees what join left for late posters: once EVERY worker is joined (no thread-pool work can
+ * post any more), call this for each. Until then net_worker_post on a joined worker is safe and
+ * returns UV_ECANCELED. */
+void net_worker_dispose(net_worker_t *w);
 /* Thread-safe: runs task(w, data) on w's loop soon. Returns 0, or UV_ECANCELED if w is stopping
  * (task will not run; data stays the caller's). */
 int net_worker_post(net_worker_t *w, net_task_cb task, void *data);
