@@ -30,6 +30,22 @@ int store__sqlite_begin(sqlite_conn_t *c, int immediate);
 int store__sqlite_commit(sqlite_conn_t *c);
 void store__sqlite_rollback(sqlite_conn_t *c);
 
+/* Binding and reading helpers shared by every SQLite file. The bind helpers do nothing once *rc
+ * holds an error, so a row of binds needs one check at the end. */
+static inline void store__sqlite_bind_text(sqlite3_stmt *s, int i, const char *v, int *rc)
+{
+    if (*rc == SQLITE_OK) *rc = sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+static inline void store__sqlite_bind_int64(sqlite3_stmt *s, int i, int64_t v, int *rc)
+{
+    if (*rc == SQLITE_OK) *rc = sqlite3_bind_int64(s, i, v);
+}
+
+/* Copies a text column into dst (cap bytes, always NUL-terminated). Values longer than the array
+ * are cut at a UTF-8 character boundary so the result is still valid text. */
+void store__sqlite_column_copy(sqlite3_stmt *s, int col, char *dst, size_t cap);
+
 /* Feature ops tables (defined in store_sqlite_<feature>.c). */
 extern const struct store_upload_ops store__sqlite_upload_ops;
 extern const struct store_chat_ops store__sqlite_chat_ops;

@@ -430,7 +430,7 @@ static void checkin(sqlite_store_t *s, sqlite_conn_t *c)
 
 /* Copies column col of s into dst (cap bytes, always NUL-terminated). Values longer than the
  * array are cut at a UTF-8 character boundary so the result is still valid text. */
-static void column_copy(sqlite3_stmt *s, int col, char *dst, size_t cap)
+void store__sqlite_column_copy(sqlite3_stmt *s, int col, char *dst, size_t cap)
 {
     const unsigned char *src = sqlite3_column_text(s, col);
     size_t n = src ? (size_t)sqlite3_column_bytes(s, col) : 0;
@@ -445,16 +445,6 @@ static void column_copy(sqlite3_stmt *s, int col, char *dst, size_t cap)
     dst[n] = '\0';
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v, int *rc)
-{
-    if (*rc == SQLITE_OK) *rc = sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-}
-
-static void bind_int64(sqlite3_stmt *s, int i, int64_t v, int *rc)
-{
-    if (*rc == SQLITE_OK) *rc = sqlite3_bind_int64(s, i, v);
-}
-
 static void bind_null(sqlite3_stmt *s, int i, int *rc)
 {
     if (*rc == SQLITE_OK) *rc = sqlite3_bind_null(s, i);
@@ -464,7 +454,7 @@ static void read_org(sqlite3_stmt *s, store_org_t *o)
 {
     memset(o, 0, sizeof *o);
     o->id = sqlite3_column_int64(s, 0);
-    column_copy(s, 1, o->name, sizeof o->name);
+    store__sqlite_column_copy(s, 1, o->name, sizeof o->name);
     o->created_at = sqlite3_column_int64(s, 2);
 }
 
@@ -473,11 +463,11 @@ static void read_property(sqlite3_stmt *s, store_property_t *p)
     memset(p, 0, sizeof *p);
     p->id = sqlite3_column_int64(s, 0);
     p->org_id = sqlite3_column_int64(s, 1);
-    column_copy(s, 2, p->name, sizeof p->name);
-    column_copy(s, 3, p->address, sizeof p->address);
-    column_copy(s, 4, p->city, sizeof p->city);
-    column_copy(s, 5, p->country, sizeof p->country);
-    column_copy(s, 6, p->timezone, sizeof p->timezone);
+    store__sqlite_column_copy(s, 2, p->name, sizeof p->name);
+    store__sqlite_column_copy(s, 3, p->address, sizeof p->address);
+    store__sqlite_column_copy(s, 4, p->city, sizeof p->city);
+    store__sqlite_column_copy(s, 5, p->country, sizeof p->country);
+    store__sqlite_column_copy(s, 6, p->timezone, sizeof p->timezone);
     p->created_at = sqlite3_column_int64(s, 7);
     p->updated_at = sqlite3_column_int64(s, 8);
 }
@@ -488,9 +478,9 @@ static void read_room(sqlite3_stmt *s, store_room_t *r)
     r->id = sqlite3_column_int64(s, 0);
     r->org_id = sqlite3_column_int64(s, 1);
     r->property_id = sqlite3_column_int64(s, 2);
-    column_copy(s, 3, r->number, sizeof r->number);
-    column_copy(s, 4, r->type, sizeof r->type);
-    column_copy(s, 5, r->status, sizeof r->status);
+    store__sqlite_column_copy(s, 3, r->number, sizeof r->number);
+    store__sqlite_column_copy(s, 4, r->type, sizeof r->type);
+    store__sqlite_column_copy(s, 5, r->status, sizeof r->status);
     r->floor = sqlite3_column_int(s, 6);
 }
 
@@ -501,10 +491,10 @@ static int read_user(sqlite3_stmt *s, store_user_t *u)
     char role[32];
     u->id = sqlite3_column_int64(s, 0);
     u->org_id = sqlite3_column_int64(s, 1);
-    column_copy(s, 2, u->email, sizeof u->email);
-    column_copy(s, 3, u->name, sizeof u->name);
-    column_copy(s, 4, role, sizeof role);
-    column_copy(s, 5, u->password_hash, sizeof u->password_hash);
+    store__sqlite_column_copy(s, 2, u->email, sizeof u->email);
+    store__sqlite_column_copy(s, 3, u->name, sizeof u->name);
+    store__sqlite_column_copy(s, 4, role, sizeof role);
+    store__sqlite_column_copy(s, 5, u->password_hash, sizeof u->password_hash);
     u->all_properties = sqlite3_column_int(s, 6) != 0;
     u->created_at = sqlite3_column_int64(s, 7);
     u->updated_at = sqlite3_column_int64(s, 8);
@@ -547,9 +537,9 @@ static int record_migration(sqlite_conn_t *c, const migration_t *m)
         c->db, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)", -1,
         &s, NULL);
     if (rc != SQLITE_OK) return db_error(c, rc, "migrate_record");
-    bind_int64(s, 1, m->version, &rc);
-    bind_text(s, 2, m->name, &rc);
-    bind_int64(s, 3, clock_unix_ms(), &rc);
+    store__sqlite_bind_int64(s, 1, m->version, &rc);
+    store__sqlite_bind_text(s, 2, m->name, &rc);
+    store__sqlite_bind_int64(s, 3, clock_unix_ms(), &rc);
     if (rc == SQLITE_OK) rc = sqlite3_step(s);
     int err = rc == SQLITE_DONE ? 0 : db_error(c, rc, "migrate_record");
     sqlite3_finalize(s);
@@ -560,8 +550,8 @@ static int record_migration(sqlite_conn_t *c, const migration_t *m)
 static int migration_recorded(sqlite_conn_t *c, int version)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(c->db, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1,
-                                &s, NULL);
+    int rc = sqlite3_prepare_v2(c->db, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1, &s,
+                                NULL);
     if (rc != SQLITE_OK) return db_error(c, rc, "migrate_recorded");
     sqlite3_bind_int(s, 1, version);
     rc = sqlite3_step(s);
@@ -680,11 +670,11 @@ static int sqlite_org_create(store_t *st, int64_t id, const char *name, int64_t 
     if ((rc = stmt_get(c, STMT_ORG_INSERT, &q)) == 0) {
         int src = SQLITE_OK;
         if (id > 0)
-            bind_int64(q, 1, id, &src);
+            store__sqlite_bind_int64(q, 1, id, &src);
         else
             bind_null(q, 1, &src);
-        bind_text(q, 2, name, &src);
-        bind_int64(q, 3, clock_unix_ms(), &src);
+        store__sqlite_bind_text(q, 2, name, &src);
+        store__sqlite_bind_int64(q, 3, clock_unix_ms(), &src);
         if (src == SQLITE_OK) src = sqlite3_step(q);
         if (src == SQLITE_DONE) {
             /* Per connection, and this connection is ours until checkin. */
@@ -731,13 +721,13 @@ static int sqlite_property_create(store_t *st, store_property_t *p)
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_PROPERTY_INSERT, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_int64(q, 1, p->org_id, &src);
-        bind_text(q, 2, p->name, &src);
-        bind_text(q, 3, p->address, &src);
-        bind_text(q, 4, p->city, &src);
-        bind_text(q, 5, p->country, &src);
-        bind_text(q, 6, p->timezone, &src);
-        bind_int64(q, 7, now, &src);
+        store__sqlite_bind_int64(q, 1, p->org_id, &src);
+        store__sqlite_bind_text(q, 2, p->name, &src);
+        store__sqlite_bind_text(q, 3, p->address, &src);
+        store__sqlite_bind_text(q, 4, p->city, &src);
+        store__sqlite_bind_text(q, 5, p->country, &src);
+        store__sqlite_bind_text(q, 6, p->timezone, &src);
+        store__sqlite_bind_int64(q, 7, now, &src);
         if (src == SQLITE_OK) src = sqlite3_step(q);
         if (src == SQLITE_DONE) {
             p->id = sqlite3_last_insert_rowid(c->db);
@@ -761,8 +751,8 @@ static int sqlite_property_get(store_t *st, int64_t org_id, int64_t id, store_pr
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_PROPERTY_GET, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_int64(q, 1, org_id, &src);
-        bind_int64(q, 2, id, &src);
+        store__sqlite_bind_int64(q, 1, org_id, &src);
+        store__sqlite_bind_int64(q, 2, id, &src);
         if (src == SQLITE_OK) src = sqlite3_step(q);
         if (src == SQLITE_ROW) {
             read_property(q, out);
@@ -814,12 +804,12 @@ static int sqlite_room_create(store_t *st, store_room_t *r)
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_ROOM_INSERT, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_int64(q, 1, r->org_id, &src);
-        bind_int64(q, 2, r->property_id, &src);
-        bind_text(q, 3, r->number, &src);
-        bind_text(q, 4, r->type, &src);
-        bind_text(q, 5, r->status, &src);
-        bind_int64(q, 6, r->floor, &src);
+        store__sqlite_bind_int64(q, 1, r->org_id, &src);
+        store__sqlite_bind_int64(q, 2, r->property_id, &src);
+        store__sqlite_bind_text(q, 3, r->number, &src);
+        store__sqlite_bind_text(q, 4, r->type, &src);
+        store__sqlite_bind_text(q, 5, r->status, &src);
+        store__sqlite_bind_int64(q, 6, r->floor, &src);
         if (src == SQLITE_OK) src = sqlite3_step(q);
         if (src == SQLITE_DONE && sqlite3_changes(c->db) == 1) {
             r->id = sqlite3_last_insert_rowid(c->db);
@@ -842,8 +832,8 @@ static int property_exists(sqlite_conn_t *c, int64_t org_id, int64_t id)
     int rc = stmt_get(c, STMT_PROPERTY_EXISTS, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
-    bind_int64(q, 1, org_id, &src);
-    bind_int64(q, 2, id, &src);
+    store__sqlite_bind_int64(q, 1, org_id, &src);
+    store__sqlite_bind_int64(q, 2, id, &src);
     if (src == SQLITE_OK) src = sqlite3_step(q);
     rc = src == SQLITE_ROW    ? 0
          : src == SQLITE_DONE ? BH_ENOTFOUND
@@ -864,8 +854,8 @@ static int sqlite_room_list(store_t *st, int64_t org_id, int64_t property_id, st
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_ROOM_LIST, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_int64(q, 1, org_id, &src);
-        bind_int64(q, 2, property_id, &src);
+        store__sqlite_bind_int64(q, 1, org_id, &src);
+        store__sqlite_bind_int64(q, 2, property_id, &src);
         while (src == SQLITE_OK || src == SQLITE_ROW) {
             if ((src = sqlite3_step(q)) != SQLITE_ROW) break;
             if (len == cap) arr = grow(arr, &cap, sizeof *arr);
@@ -900,9 +890,9 @@ static int insert_user_properties(sqlite_conn_t *c, const store_user_t *u)
             dup = u->property_ids[j] == u->property_ids[i];
         if (dup) continue;
         int src = SQLITE_OK;
-        bind_int64(q, 1, u->id, &src);
-        bind_int64(q, 2, u->org_id, &src);
-        bind_int64(q, 3, u->property_ids[i], &src);
+        store__sqlite_bind_int64(q, 1, u->id, &src);
+        store__sqlite_bind_int64(q, 2, u->org_id, &src);
+        store__sqlite_bind_int64(q, 3, u->property_ids[i], &src);
         if (src == SQLITE_OK) src = sqlite3_step(q);
         int changed = sqlite3_changes(c->db);
         stmt_release(q);
@@ -924,13 +914,13 @@ static int sqlite_user_create(store_t *st, store_user_t *u)
     if (rc != 0) return rc;
     if ((rc = exec_stmt(c, STMT_BEGIN_IMMEDIATE, "user_create_begin")) != 0) goto out;
     if ((rc = stmt_get(c, STMT_USER_INSERT, &q)) != 0) goto fail;
-    bind_int64(q, 1, u->org_id, &src);
-    bind_text(q, 2, u->email, &src);
-    bind_text(q, 3, u->name, &src);
-    bind_text(q, 4, auth_role_name(u->role), &src);
-    bind_text(q, 5, u->password_hash, &src);
-    bind_int64(q, 6, u->all_properties, &src);
-    bind_int64(q, 7, now, &src);
+    store__sqlite_bind_int64(q, 1, u->org_id, &src);
+    store__sqlite_bind_text(q, 2, u->email, &src);
+    store__sqlite_bind_text(q, 3, u->name, &src);
+    store__sqlite_bind_text(q, 4, auth_role_name(u->role), &src);
+    store__sqlite_bind_text(q, 5, u->password_hash, &src);
+    store__sqlite_bind_int64(q, 6, u->all_properties, &src);
+    store__sqlite_bind_int64(q, 7, now, &src);
     if (src == SQLITE_OK) src = sqlite3_step(q);
     stmt_release(q);
     if (src != SQLITE_DONE) {
@@ -1006,8 +996,8 @@ static int sqlite_user_get(store_t *st, int64_t org_id, int64_t id, store_user_t
         return rc;
     }
     int src = SQLITE_OK;
-    bind_int64(q, 1, org_id, &src);
-    bind_int64(q, 2, id, &src);
+    store__sqlite_bind_int64(q, 1, org_id, &src);
+    store__sqlite_bind_int64(q, 2, id, &src);
     if (src != SQLITE_OK) {
         stmt_release(q);
         rc = db_error(c, src, "user_get");
@@ -1044,7 +1034,7 @@ static int sqlite_user_by_email(store_t *st, const char *email, store_user_t *ou
 static void bind_opt_text(sqlite3_stmt *s, int i, const char *v, int *rc)
 {
     if (v != NULL)
-        bind_text(s, i, v, rc);
+        store__sqlite_bind_text(s, i, v, rc);
     else
         bind_null(s, i, rc);
 }
@@ -1053,7 +1043,7 @@ static void bind_opt_text(sqlite3_stmt *s, int i, const char *v, int *rc)
 static void bind_opt_int64(sqlite3_stmt *s, int i, int64_t v, int *rc)
 {
     if (v != 0)
-        bind_int64(s, i, v, rc);
+        store__sqlite_bind_int64(s, i, v, rc);
     else
         bind_null(s, i, rc);
 }
@@ -1068,9 +1058,9 @@ static void read_revenue(sqlite3_stmt *s, void *out)
     r->org_id = sqlite3_column_int64(s, 1);
     r->property_id = sqlite3_column_int64(s, 2);
     r->amount_cents = sqlite3_column_int64(s, 3);
-    column_copy(s, 4, r->currency, sizeof r->currency);
-    column_copy(s, 5, r->source, sizeof r->source);
-    column_copy(s, 6, r->description, sizeof r->description);
+    store__sqlite_column_copy(s, 4, r->currency, sizeof r->currency);
+    store__sqlite_column_copy(s, 5, r->source, sizeof r->source);
+    store__sqlite_column_copy(s, 6, r->description, sizeof r->description);
     r->occurred_at = sqlite3_column_int64(s, 7);
     r->created_by = sqlite3_column_int64(s, 8);
     r->created_at = sqlite3_column_int64(s, 9);
@@ -1084,11 +1074,11 @@ static void read_expense(sqlite3_stmt *s, void *out)
     e->org_id = sqlite3_column_int64(s, 1);
     e->property_id = sqlite3_column_int64(s, 2);
     e->amount_cents = sqlite3_column_int64(s, 3);
-    column_copy(s, 4, e->currency, sizeof e->currency);
-    column_copy(s, 5, e->category, sizeof e->category);
-    column_copy(s, 6, e->description, sizeof e->description);
-    column_copy(s, 7, e->status, sizeof e->status);
-    column_copy(s, 8, e->note, sizeof e->note);
+    store__sqlite_column_copy(s, 4, e->currency, sizeof e->currency);
+    store__sqlite_column_copy(s, 5, e->category, sizeof e->category);
+    store__sqlite_column_copy(s, 6, e->description, sizeof e->description);
+    store__sqlite_column_copy(s, 7, e->status, sizeof e->status);
+    store__sqlite_column_copy(s, 8, e->note, sizeof e->note);
     e->decided_by = sqlite3_column_int64(s, 9); /* NULL reads as 0 */
     e->decided_at = sqlite3_column_int64(s, 10);
     e->created_by = sqlite3_column_int64(s, 11);
@@ -1103,12 +1093,12 @@ static void read_guest(sqlite3_stmt *s, void *out)
     g->id = sqlite3_column_int64(s, 0);
     g->org_id = sqlite3_column_int64(s, 1);
     g->property_id = sqlite3_column_int64(s, 2);
-    column_copy(s, 3, g->name, sizeof g->name);
-    column_copy(s, 4, g->email, sizeof g->email);
-    column_copy(s, 5, g->phone, sizeof g->phone);
-    column_copy(s, 6, g->room_number, sizeof g->room_number);
+    store__sqlite_column_copy(s, 3, g->name, sizeof g->name);
+    store__sqlite_column_copy(s, 4, g->email, sizeof g->email);
+    store__sqlite_column_copy(s, 5, g->phone, sizeof g->phone);
+    store__sqlite_column_copy(s, 6, g->room_number, sizeof g->room_number);
     g->nights = sqlite3_column_int(s, 7);
-    column_copy(s, 8, g->status, sizeof g->status);
+    store__sqlite_column_copy(s, 8, g->status, sizeof g->status);
     g->checked_in_at = sqlite3_column_int64(s, 9);
     g->checked_out_at = sqlite3_column_int64(s, 10);
     g->created_by = sqlite3_column_int64(s, 11);
@@ -1123,11 +1113,11 @@ static void read_task(sqlite3_stmt *s, void *out)
     t->id = sqlite3_column_int64(s, 0);
     t->org_id = sqlite3_column_int64(s, 1);
     t->property_id = sqlite3_column_int64(s, 2);
-    column_copy(s, 3, t->title, sizeof t->title);
-    column_copy(s, 4, t->description, sizeof t->description);
+    store__sqlite_column_copy(s, 3, t->title, sizeof t->title);
+    store__sqlite_column_copy(s, 4, t->description, sizeof t->description);
     t->assignee_id = sqlite3_column_int64(s, 5);
-    column_copy(s, 6, t->priority, sizeof t->priority);
-    column_copy(s, 7, t->status, sizeof t->status);
+    store__sqlite_column_copy(s, 6, t->priority, sizeof t->priority);
+    store__sqlite_column_copy(s, 7, t->status, sizeof t->status);
     t->due_at = sqlite3_column_int64(s, 8);
     t->created_by = sqlite3_column_int64(s, 9);
     t->created_at = sqlite3_column_int64(s, 10);
@@ -1169,8 +1159,8 @@ static int get_by_id(sqlite_store_t *s, stmt_id_t id, int64_t org_id, int64_t ro
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, id, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_int64(q, 1, org_id, &src);
-        bind_int64(q, 2, row_id, &src);
+        store__sqlite_bind_int64(q, 1, org_id, &src);
+        store__sqlite_bind_int64(q, 2, row_id, &src);
         rc = step_one(c, q, src, read, out, op);
     }
     checkin(s, c);
@@ -1196,12 +1186,12 @@ static char *scope_json(const store_query_t *q)
  * the statement's use. */
 static void bind_query(sqlite3_stmt *q, const store_query_t *qq, const char *scope, int *rc)
 {
-    bind_int64(q, 1, qq->org_id, rc);
-    bind_int64(q, 2, qq->property_id, rc);
+    store__sqlite_bind_int64(q, 1, qq->org_id, rc);
+    store__sqlite_bind_int64(q, 2, qq->property_id, rc);
     bind_opt_text(q, 3, scope, rc);
     bind_opt_text(q, 4, qq->status, rc);
-    bind_int64(q, 5, qq->before_id, rc);
-    bind_int64(q, 6, (int64_t)qq->limit, rc);
+    store__sqlite_bind_int64(q, 5, qq->before_id, rc);
+    store__sqlite_bind_int64(q, 6, (int64_t)qq->limit, rc);
 }
 
 /* Runs a list statement; returns the new array (NULL when empty), its length in *n, and the
@@ -1222,7 +1212,7 @@ static void *run_list(sqlite_store_t *s, stmt_id_t id, const store_query_t *qq, 
     if ((*rc = stmt_get(c, id, &q)) == 0) {
         int src = SQLITE_OK;
         bind_query(q, qq, scope, &src);
-        if (id == STMT_TASK_LIST) bind_int64(q, 7, qq->assignee_id, &src);
+        if (id == STMT_TASK_LIST) store__sqlite_bind_int64(q, 7, qq->assignee_id, &src);
         while (src == SQLITE_OK || src == SQLITE_ROW) {
             if ((src = sqlite3_step(q)) != SQLITE_ROW) break;
             if (len == cap) arr = grow(arr, &cap, elem);
@@ -1270,15 +1260,15 @@ static int sqlite_revenue_create(store_t *st, store_revenue_t *r)
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_REVENUE_INSERT, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_int64(q, 1, r->org_id, &src);
-        bind_int64(q, 2, r->property_id, &src);
-        bind_int64(q, 3, r->amount_cents, &src);
-        bind_text(q, 4, r->currency, &src);
-        bind_text(q, 5, r->source, &src);
-        bind_text(q, 6, r->description, &src);
-        bind_int64(q, 7, occurred, &src);
-        bind_int64(q, 8, r->created_by, &src);
-        bind_int64(q, 9, now, &src);
+        store__sqlite_bind_int64(q, 1, r->org_id, &src);
+        store__sqlite_bind_int64(q, 2, r->property_id, &src);
+        store__sqlite_bind_int64(q, 3, r->amount_cents, &src);
+        store__sqlite_bind_text(q, 4, r->currency, &src);
+        store__sqlite_bind_text(q, 5, r->source, &src);
+        store__sqlite_bind_text(q, 6, r->description, &src);
+        store__sqlite_bind_int64(q, 7, occurred, &src);
+        store__sqlite_bind_int64(q, 8, r->created_by, &src);
+        store__sqlite_bind_int64(q, 9, now, &src);
         if ((rc = step_insert(c, q, src, &r->id, "revenue_create")) == 0) {
             r->occurred_at = occurred;
             r->created_at = now;
@@ -1307,14 +1297,14 @@ static int sqlite_expense_create(store_t *st, store_expense_t *e)
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_EXPENSE_INSERT, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_int64(q, 1, e->org_id, &src);
-        bind_int64(q, 2, e->property_id, &src);
-        bind_int64(q, 3, e->amount_cents, &src);
-        bind_text(q, 4, e->currency, &src);
-        bind_text(q, 5, e->category, &src);
-        bind_text(q, 6, e->description, &src);
-        bind_int64(q, 7, e->created_by, &src);
-        bind_int64(q, 8, now, &src);
+        store__sqlite_bind_int64(q, 1, e->org_id, &src);
+        store__sqlite_bind_int64(q, 2, e->property_id, &src);
+        store__sqlite_bind_int64(q, 3, e->amount_cents, &src);
+        store__sqlite_bind_text(q, 4, e->currency, &src);
+        store__sqlite_bind_text(q, 5, e->category, &src);
+        store__sqlite_bind_text(q, 6, e->description, &src);
+        store__sqlite_bind_int64(q, 7, e->created_by, &src);
+        store__sqlite_bind_int64(q, 8, now, &src);
         if ((rc = step_insert(c, q, src, &e->id, "expense_create")) == 0)
             e->created_at = e->updated_at = now;
     }
@@ -1338,12 +1328,12 @@ static int sqlite_expense_decide(store_t *st, int64_t org_id, int64_t id, const 
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_EXPENSE_DECIDE, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_int64(q, 1, org_id, &src);
-        bind_int64(q, 2, id, &src);
-        bind_text(q, 3, status, &src);
-        bind_text(q, 4, note, &src);
-        bind_int64(q, 5, by, &src);
-        bind_int64(q, 6, clock_unix_ms(), &src);
+        store__sqlite_bind_int64(q, 1, org_id, &src);
+        store__sqlite_bind_int64(q, 2, id, &src);
+        store__sqlite_bind_text(q, 3, status, &src);
+        store__sqlite_bind_text(q, 4, note, &src);
+        store__sqlite_bind_int64(q, 5, by, &src);
+        store__sqlite_bind_int64(q, 6, clock_unix_ms(), &src);
         rc = step_one(c, q, src, read_expense, out, "expense_decide");
     }
     checkin(s, c);
@@ -1375,15 +1365,15 @@ static int sqlite_guest_create(store_t *st, store_guest_t *g)
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_GUEST_INSERT, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_int64(q, 1, g->org_id, &src);
-        bind_int64(q, 2, g->property_id, &src);
-        bind_text(q, 3, g->name, &src);
-        bind_text(q, 4, g->email, &src);
-        bind_text(q, 5, g->phone, &src);
-        bind_text(q, 6, g->room_number, &src);
+        store__sqlite_bind_int64(q, 1, g->org_id, &src);
+        store__sqlite_bind_int64(q, 2, g->property_id, &src);
+        store__sqlite_bind_text(q, 3, g->name, &src);
+        store__sqlite_bind_text(q, 4, g->email, &src);
+        store__sqlite_bind_text(q, 5, g->phone, &src);
+        store__sqlite_bind_text(q, 6, g->room_number, &src);
         bind_opt_int64(q, 7, g->nights, &src);
-        bind_int64(q, 8, g->created_by, &src);
-        bind_int64(q, 9, now, &src);
+        store__sqlite_bind_int64(q, 8, g->created_by, &src);
+        store__sqlite_bind_int64(q, 9, now, &src);
         if ((rc = step_insert(c, q, src, &g->id, "guest_create")) == 0)
             g->checked_in_at = g->created_at = g->updated_at = now;
     }
@@ -1406,9 +1396,9 @@ static int sqlite_guest_checkout(store_t *st, int64_t org_id, int64_t id, store_
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_GUEST_CHECKOUT, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_int64(q, 1, org_id, &src);
-        bind_int64(q, 2, id, &src);
-        bind_int64(q, 3, clock_unix_ms(), &src);
+        store__sqlite_bind_int64(q, 1, org_id, &src);
+        store__sqlite_bind_int64(q, 2, id, &src);
+        store__sqlite_bind_int64(q, 3, clock_unix_ms(), &src);
         rc = step_one(c, q, src, read_guest, out, "guest_checkout");
     }
     checkin(s, c);
@@ -1432,12 +1422,13 @@ static int sqlite_guest_list(store_t *st, const store_query_t *q, store_guest_t 
  * or a store error. */
 static int user_in_org(sqlite_conn_t *c, int64_t org_id, int64_t user_id)
 {
-    sqlite3_stmt *q = NULL; /* stmt_get sets it; gcc 12 -O2 cannot see that (-Wmaybe-uninitialized) */
+    sqlite3_stmt *q =
+        NULL; /* stmt_get sets it; gcc 12 -O2 cannot see that (-Wmaybe-uninitialized) */
     int rc = stmt_get(c, STMT_USER_IN_ORG, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
-    bind_int64(q, 1, org_id, &src);
-    bind_int64(q, 2, user_id, &src);
+    store__sqlite_bind_int64(q, 1, org_id, &src);
+    store__sqlite_bind_int64(q, 2, user_id, &src);
     if (src == SQLITE_OK) src = sqlite3_step(q);
     rc = src == SQLITE_ROW ? 0 : src == SQLITE_DONE ? BH_EINVAL : db_error(c, src, "user_in_org");
     stmt_release(q);
@@ -1457,16 +1448,16 @@ static int sqlite_task_create(store_t *st, store_task_t *t)
     if (t->assignee_id > 0 && (rc = user_in_org(c, t->org_id, t->assignee_id)) != 0) goto out;
     if ((rc = stmt_get(c, STMT_TASK_INSERT, &q)) != 0) goto out;
     int src = SQLITE_OK;
-    bind_int64(q, 1, t->org_id, &src);
-    bind_int64(q, 2, t->property_id, &src);
-    bind_text(q, 3, t->title, &src);
-    bind_text(q, 4, t->description, &src);
+    store__sqlite_bind_int64(q, 1, t->org_id, &src);
+    store__sqlite_bind_int64(q, 2, t->property_id, &src);
+    store__sqlite_bind_text(q, 3, t->title, &src);
+    store__sqlite_bind_text(q, 4, t->description, &src);
     bind_opt_int64(q, 5, t->assignee_id, &src);
-    bind_text(q, 6, t->priority, &src);
-    bind_text(q, 7, t->status, &src);
+    store__sqlite_bind_text(q, 6, t->priority, &src);
+    store__sqlite_bind_text(q, 7, t->status, &src);
     bind_opt_int64(q, 8, t->due_at, &src);
-    bind_int64(q, 9, t->created_by, &src);
-    bind_int64(q, 10, now, &src);
+    store__sqlite_bind_int64(q, 9, t->created_by, &src);
+    store__sqlite_bind_int64(q, 10, now, &src);
     if ((rc = step_insert(c, q, src, &t->id, "task_create")) == 0)
         t->created_at = t->updated_at = now;
 out:
@@ -1487,13 +1478,13 @@ static int task_update(sqlite_conn_t *c, stmt_id_t id, int64_t org_id, int64_t t
     int rc = stmt_get(c, id, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
-    bind_int64(q, 1, org_id, &src);
-    bind_int64(q, 2, task_id, &src);
+    store__sqlite_bind_int64(q, 1, org_id, &src);
+    store__sqlite_bind_int64(q, 2, task_id, &src);
     if (sval != NULL)
-        bind_text(q, 3, sval, &src);
+        store__sqlite_bind_text(q, 3, sval, &src);
     else
         bind_opt_int64(q, 3, ival, &src);
-    bind_int64(q, 4, clock_unix_ms(), &src);
+    store__sqlite_bind_int64(q, 4, clock_unix_ms(), &src);
     return step_one(c, q, src, read_task, out, op);
 }
 
@@ -1540,14 +1531,14 @@ static int sqlite_property_update(store_t *st, int64_t org_id, int64_t id,
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_PROPERTY_UPDATE, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_int64(q, 1, org_id, &src);
-        bind_int64(q, 2, id, &src);
+        store__sqlite_bind_int64(q, 1, org_id, &src);
+        store__sqlite_bind_int64(q, 2, id, &src);
         bind_opt_text(q, 3, patch->name, &src);
         bind_opt_text(q, 4, patch->address, &src);
         bind_opt_text(q, 5, patch->city, &src);
         bind_opt_text(q, 6, patch->country, &src);
         bind_opt_text(q, 7, patch->timezone, &src);
-        bind_int64(q, 8, clock_unix_ms(), &src);
+        store__sqlite_bind_int64(q, 8, clock_unix_ms(), &src);
         rc = step_one(c, q, src, read_property_row, out, "property_update");
     }
     checkin(s, c);
@@ -1566,15 +1557,15 @@ static int sqlite_user_update(store_t *st, int64_t org_id, int64_t id,
     /* One write transaction: the row, its property list and the read-back must agree. */
     if ((rc = exec_stmt(c, STMT_BEGIN_IMMEDIATE, "user_update_begin")) != 0) goto out;
     if ((rc = stmt_get(c, STMT_USER_UPDATE, &q)) != 0) goto fail;
-    bind_int64(q, 1, org_id, &src);
-    bind_int64(q, 2, id, &src);
+    store__sqlite_bind_int64(q, 1, org_id, &src);
+    store__sqlite_bind_int64(q, 2, id, &src);
     bind_opt_text(q, 3, patch->name, &src);
     bind_opt_text(q, 4, patch->set_role ? auth_role_name(patch->role) : NULL, &src);
     if (patch->set_properties)
-        bind_int64(q, 5, patch->all_properties != 0, &src);
+        store__sqlite_bind_int64(q, 5, patch->all_properties != 0, &src);
     else
         bind_null(q, 5, &src);
-    bind_int64(q, 6, clock_unix_ms(), &src);
+    store__sqlite_bind_int64(q, 6, clock_unix_ms(), &src);
     if (src == SQLITE_OK) src = sqlite3_step(q);
     int changed = sqlite3_changes(c->db);
     stmt_release(q);
@@ -1606,8 +1597,8 @@ static int sqlite_user_update(store_t *st, int64_t org_id, int64_t id,
     }
     if ((rc = stmt_get(c, STMT_USER_GET, &q)) != 0) goto fail;
     src = SQLITE_OK;
-    bind_int64(q, 1, org_id, &src);
-    bind_int64(q, 2, id, &src);
+    store__sqlite_bind_int64(q, 1, org_id, &src);
+    store__sqlite_bind_int64(q, 2, id, &src);
     if (src != SQLITE_OK) {
         stmt_release(q);
         rc = db_error(c, src, "user_update_read");
@@ -1711,15 +1702,15 @@ static int sqlite_event_append(store_t *st, const store_event_t *e)
     if ((rc = exec_stmt(c, STMT_BEGIN_IMMEDIATE, "event_append_begin")) != 0) goto out;
 
     if ((rc = stmt_get(c, STMT_EVENT_INSERT, &q)) != 0) goto fail;
-    bind_int64(q, 1, e->org_id, &src);
-    bind_text(q, 2, e->service, &src);
-    bind_int64(q, 3, e->offset, &src);
+    store__sqlite_bind_int64(q, 1, e->org_id, &src);
+    store__sqlite_bind_text(q, 2, e->service, &src);
+    store__sqlite_bind_int64(q, 3, e->offset, &src);
     if (e->property_id > 0)
-        bind_int64(q, 4, e->property_id, &src);
+        store__sqlite_bind_int64(q, 4, e->property_id, &src);
     else
         bind_null(q, 4, &src);
-    bind_int64(q, 5, e->ts_ms, &src);
-    bind_text(q, 6, e->type, &src);
+    store__sqlite_bind_int64(q, 5, e->ts_ms, &src);
+    store__sqlite_bind_text(q, 6, e->type, &src);
     /* json is not NUL-terminated: bind exactly its bytes. store.c bounded json_len by INT_MAX. */
     if (src == SQLITE_OK) src = sqlite3_bind_text(q, 7, e->json, (int)e->json_len, SQLITE_STATIC);
     if (src == SQLITE_OK) src = sqlite3_step(q);
@@ -1731,10 +1722,10 @@ static int sqlite_event_append(store_t *st, const store_event_t *e)
 
     if ((rc = stmt_get(c, STMT_STREAM_UPSERT, &q)) != 0) goto fail;
     src = SQLITE_OK;
-    bind_int64(q, 1, e->org_id, &src);
-    bind_text(q, 2, e->service, &src);
-    bind_text(q, 3, e->epoch, &src);
-    bind_int64(q, 4, e->offset, &src);
+    store__sqlite_bind_int64(q, 1, e->org_id, &src);
+    store__sqlite_bind_text(q, 2, e->service, &src);
+    store__sqlite_bind_text(q, 3, e->epoch, &src);
+    store__sqlite_bind_int64(q, 4, e->offset, &src);
     if (src == SQLITE_OK) src = sqlite3_step(q);
     int changed = sqlite3_changes(c->db);
     stmt_release(q);
@@ -1775,8 +1766,8 @@ static int sqlite_streams_load(store_t *st, store_stream_t **out, size_t *n)
             store_stream_t *r = &arr[len++];
             memset(r, 0, sizeof *r);
             r->org_id = sqlite3_column_int64(q, 0);
-            column_copy(q, 1, r->service, sizeof r->service);
-            column_copy(q, 2, r->epoch, sizeof r->epoch);
+            store__sqlite_column_copy(q, 1, r->service, sizeof r->service);
+            store__sqlite_column_copy(q, 2, r->epoch, sizeof r->epoch);
             r->head = sqlite3_column_int64(q, 3);
         }
         rc = src == SQLITE_DONE ? 0 : db_error(c, src, "streams_load");
@@ -1802,8 +1793,8 @@ static int sqlite_events_scan(store_t *st, int64_t min_ts_ms, size_t per_stream_
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_EVENTS_SCAN, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_int64(q, 1, min_ts_ms, &src);
-        bind_int64(q, 2, clamp_count(per_stream_max), &src);
+        store__sqlite_bind_int64(q, 1, min_ts_ms, &src);
+        store__sqlite_bind_int64(q, 2, clamp_count(per_stream_max), &src);
         while (src == SQLITE_OK || src == SQLITE_ROW) {
             if ((src = sqlite3_step(q)) != SQLITE_ROW) break;
             store_event_t e;
@@ -1840,8 +1831,8 @@ static int sqlite_events_prune(store_t *st, int64_t min_ts_ms, size_t per_stream
     if (rc != 0) return rc;
     if ((rc = stmt_get(c, STMT_EVENTS_PRUNE, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_int64(q, 1, min_ts_ms, &src);
-        bind_int64(q, 2, clamp_count(per_stream_max), &src);
+        store__sqlite_bind_int64(q, 1, min_ts_ms, &src);
+        store__sqlite_bind_int64(q, 2, clamp_count(per_stream_max), &src);
         if (src == SQLITE_OK) src = sqlite3_step(q);
         if (src == SQLITE_DONE) {
             *deleted = sqlite3_changes64(c->db);
@@ -1939,9 +1930,8 @@ int store__sqlite_prepare(sqlite_conn_t *c, const char *sql, sqlite3_stmt **out)
         }
     }
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v3(c->db, sql, -1,
-                                c->n_extra < EXTRA_STMTS_MAX ? SQLITE_PREPARE_PERSISTENT : 0, &s,
-                                NULL);
+    int rc = sqlite3_prepare_v3(
+        c->db, sql, -1, c->n_extra < EXTRA_STMTS_MAX ? SQLITE_PREPARE_PERSISTENT : 0, &s, NULL);
     if (rc != SQLITE_OK) return db_error(c, rc, "prepare");
     if (c->n_extra == EXTRA_STMTS_MAX) {
         /* A bug (more distinct statements than slots), not a runtime condition. */

@@ -89,34 +89,10 @@ static const char *const kind_names[] = {"org", "property", "task", "dm"};
 /* ---- helpers ----------------------------------------------------------------------------------
  */
 
-static void bind_int64(sqlite3_stmt *s, int i, int64_t v, int *rc)
-{
-    if (*rc == SQLITE_OK) *rc = sqlite3_bind_int64(s, i, v);
-}
-
-static void bind_text(sqlite3_stmt *s, int i, const char *v, int *rc)
-{
-    if (*rc == SQLITE_OK) *rc = sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-}
-
 /* 0 binds NULL: the column's "none". */
 static void bind_opt_id(sqlite3_stmt *s, int i, int64_t v, int *rc)
 {
     if (*rc == SQLITE_OK) *rc = v > 0 ? sqlite3_bind_int64(s, i, v) : sqlite3_bind_null(s, i);
-}
-
-/* Copies a text column into dst (cap bytes, NUL-terminated), cut at a UTF-8 boundary. */
-static void column_copy(sqlite3_stmt *s, int col, char *dst, size_t cap)
-{
-    const unsigned char *src = sqlite3_column_text(s, col);
-    size_t n = src ? (size_t)sqlite3_column_bytes(s, col) : 0;
-    if (n >= cap) {
-        n = cap - 1;
-        while (n > 0 && (src[n] & 0xC0) == 0x80)
-            n--;
-    }
-    if (n > 0) memcpy(dst, src, n);
-    dst[n] = '\0';
 }
 
 static void read_room(sqlite3_stmt *s, store_chat_room_t *r)
@@ -127,7 +103,7 @@ static void read_room(sqlite3_stmt *s, store_chat_room_t *r)
     r->kind = STORE_CHAT_ORG;
     for (int k = 0; kind && k < 4; k++)
         if (strcmp(kind, kind_names[k]) == 0) r->kind = (store_chat_kind_t)k;
-    column_copy(s, 3, r->key, sizeof r->key);
+    store__sqlite_column_copy(s, 3, r->key, sizeof r->key);
     r->property_id = sqlite3_column_int64(s, 4); /* NULL reads as 0: none */
     r->task_id = sqlite3_column_int64(s, 5);
     r->created_at = sqlite3_column_int64(s, 6);
@@ -138,8 +114,8 @@ static void read_msg(sqlite3_stmt *s, store_chat_msg_t *m)
     m->id = sqlite3_column_int64(s, 0);
     m->room_id = sqlite3_column_int64(s, 1);
     m->user_id = sqlite3_column_int64(s, 2);
-    column_copy(s, 3, m->user_name, sizeof m->user_name);
-    column_copy(s, 4, m->client_msg_id, sizeof m->client_msg_id);
+    store__sqlite_column_copy(s, 3, m->user_name, sizeof m->user_name);
+    store__sqlite_column_copy(s, 4, m->client_msg_id, sizeof m->client_msg_id);
     const char *text = (const char *)sqlite3_column_text(s, 5);
     m->text = xstrndup(text ? text : "", text ? (size_t)sqlite3_column_bytes(s, 5) : 0);
     m->created_at = sqlite3_column_int64(s, 6);
@@ -266,8 +242,8 @@ static int chat_target(store_chat_tx_t *tx, int64_t org_id, store_chat_kind_t ki
     int rc = prepare(tx, sql, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
-    bind_int64(q, 1, org_id, &src);
-    if (kind != STORE_CHAT_ORG) bind_int64(q, 2, id, &src);
+    store__sqlite_bind_int64(q, 1, org_id, &src);
+    if (kind != STORE_CHAT_ORG) store__sqlite_bind_int64(q, 2, id, &src);
     if (src == SQLITE_OK) src = sqlite3_step(q);
     if (src == SQLITE_ROW) {
         *property_id = sqlite3_column_int64(q, 0);
@@ -286,8 +262,8 @@ static int chat_room_get(store_chat_tx_t *tx, int64_t org_id, const char *key,
     int rc = prepare(tx, SQL_ROOM_GET, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
-    bind_int64(q, 1, org_id, &src);
-    bind_text(q, 2, key, &src);
+    store__sqlite_bind_int64(q, 1, org_id, &src);
+    store__sqlite_bind_text(q, 2, key, &src);
     if (src == SQLITE_OK) src = sqlite3_step(q);
     if (src == SQLITE_ROW) {
         read_room(q, out);
@@ -306,12 +282,12 @@ static int chat_room_ensure(store_chat_tx_t *tx, store_chat_room_t *r)
     int rc = prepare(tx, SQL_ROOM_INSERT, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
-    bind_int64(q, 1, r->org_id, &src);
-    bind_text(q, 2, r->key, &src);
-    bind_text(q, 3, kind_names[r->kind], &src);
+    store__sqlite_bind_int64(q, 1, r->org_id, &src);
+    store__sqlite_bind_text(q, 2, r->key, &src);
+    store__sqlite_bind_text(q, 3, kind_names[r->kind], &src);
     bind_opt_id(q, 4, r->property_id, &src);
     bind_opt_id(q, 5, r->task_id, &src);
-    bind_int64(q, 6, clock_unix_ms(), &src);
+    store__sqlite_bind_int64(q, 6, clock_unix_ms(), &src);
     if ((rc = step_done(tx, q, src, NULL, "chat_room_insert")) != 0) return rc;
     store_chat_room_t got;
     memset(&got, 0, sizeof got);
@@ -326,9 +302,9 @@ static int chat_member_ensure(store_chat_tx_t *tx, int64_t room_id, int64_t user
     int rc = prepare(tx, SQL_MEMBER_INSERT, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
-    bind_int64(q, 1, room_id, &src);
-    bind_int64(q, 2, user_id, &src);
-    bind_int64(q, 3, now, &src);
+    store__sqlite_bind_int64(q, 1, room_id, &src);
+    store__sqlite_bind_int64(q, 2, user_id, &src);
+    store__sqlite_bind_int64(q, 3, now, &src);
     return step_done(tx, q, src, NULL, "chat_member_insert");
 }
 
@@ -341,16 +317,16 @@ static int chat_members(store_chat_tx_t *tx, int64_t org_id, int64_t room_id, si
     store_chat_member_t *arr = NULL;
     size_t len = 0, cap = 0;
     int src = SQLITE_OK;
-    bind_int64(q, 1, room_id, &src);
-    bind_int64(q, 2, org_id, &src);
-    bind_int64(q, 3, (int64_t)max, &src);
+    store__sqlite_bind_int64(q, 1, room_id, &src);
+    store__sqlite_bind_int64(q, 2, org_id, &src);
+    store__sqlite_bind_int64(q, 3, (int64_t)max, &src);
     while (src == SQLITE_OK || src == SQLITE_ROW) {
         if ((src = sqlite3_step(q)) != SQLITE_ROW) break;
         if (len == cap) arr = grow(arr, &cap, sizeof *arr);
         store_chat_member_t *m = &arr[len++];
         m->user_id = sqlite3_column_int64(q, 0);
         m->last_read_id = sqlite3_column_int64(q, 1);
-        column_copy(q, 2, m->name, sizeof m->name);
+        store__sqlite_column_copy(q, 2, m->name, sizeof m->name);
     }
     rc = src == SQLITE_DONE ? 0 : store__sqlite_error(CONN(tx), src, "chat_members");
     store__sqlite_release(q);
@@ -373,9 +349,9 @@ static int chat_msg_by_client(store_chat_tx_t *tx, int64_t room_id, int64_t user
     int rc = prepare(tx, SQL_MSG_BY_CLIENT, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
-    bind_int64(q, 1, room_id, &src);
-    bind_int64(q, 2, user_id, &src);
-    bind_text(q, 3, client_msg_id, &src);
+    store__sqlite_bind_int64(q, 1, room_id, &src);
+    store__sqlite_bind_int64(q, 2, user_id, &src);
+    store__sqlite_bind_text(q, 3, client_msg_id, &src);
     return step_msg(tx, q, src, out, "chat_msg_by_client");
 }
 
@@ -385,8 +361,8 @@ static int chat_msg_get(store_chat_tx_t *tx, int64_t room_id, int64_t id, store_
     int rc = prepare(tx, SQL_MSG_GET, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
-    bind_int64(q, 1, room_id, &src);
-    bind_int64(q, 2, id, &src);
+    store__sqlite_bind_int64(q, 1, room_id, &src);
+    store__sqlite_bind_int64(q, 2, id, &src);
     return step_msg(tx, q, src, out, "chat_msg_get");
 }
 
@@ -397,12 +373,12 @@ static int chat_msg_insert(store_chat_tx_t *tx, store_chat_msg_t *m)
     if (rc != 0) return rc;
     if (m->created_at == 0) m->created_at = clock_unix_ms();
     int src = SQLITE_OK;
-    bind_int64(q, 1, m->room_id, &src);
-    bind_int64(q, 2, m->user_id, &src);
-    bind_text(q, 3, m->user_name, &src);
-    bind_text(q, 4, m->client_msg_id, &src);
-    bind_text(q, 5, m->text, &src);
-    bind_int64(q, 6, m->created_at, &src);
+    store__sqlite_bind_int64(q, 1, m->room_id, &src);
+    store__sqlite_bind_int64(q, 2, m->user_id, &src);
+    store__sqlite_bind_text(q, 3, m->user_name, &src);
+    store__sqlite_bind_text(q, 4, m->client_msg_id, &src);
+    store__sqlite_bind_text(q, 5, m->text, &src);
+    store__sqlite_bind_int64(q, 6, m->created_at, &src);
     if ((rc = step_done(tx, q, src, NULL, "chat_msg_insert")) != 0) return rc;
     m->id = sqlite3_last_insert_rowid(store__sqlite_db(CONN(tx)));
     m->edited_at = m->deleted_at = m->deleted_by = 0;
@@ -416,10 +392,10 @@ static int chat_msg_edit(store_chat_tx_t *tx, int64_t room_id, int64_t id, const
     int rc = prepare(tx, SQL_MSG_EDIT, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
-    bind_int64(q, 1, room_id, &src);
-    bind_int64(q, 2, id, &src);
-    bind_text(q, 3, text, &src);
-    bind_int64(q, 4, now, &src);
+    store__sqlite_bind_int64(q, 1, room_id, &src);
+    store__sqlite_bind_int64(q, 2, id, &src);
+    store__sqlite_bind_text(q, 3, text, &src);
+    store__sqlite_bind_int64(q, 4, now, &src);
     return step_msg(tx, q, src, out, "chat_msg_edit");
 }
 
@@ -430,10 +406,10 @@ static int chat_msg_delete(store_chat_tx_t *tx, int64_t room_id, int64_t id, int
     int rc = prepare(tx, SQL_MSG_DELETE, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
-    bind_int64(q, 1, room_id, &src);
-    bind_int64(q, 2, id, &src);
-    bind_int64(q, 3, by, &src);
-    bind_int64(q, 4, now, &src);
+    store__sqlite_bind_int64(q, 1, room_id, &src);
+    store__sqlite_bind_int64(q, 2, id, &src);
+    store__sqlite_bind_int64(q, 3, by, &src);
+    store__sqlite_bind_int64(q, 4, now, &src);
     rc = step_msg(tx, q, src, out, "chat_msg_delete");
     /* No row changed: the message is missing, or already deleted (which is success). */
     if (rc == BH_ENOTFOUND) rc = chat_msg_get(tx, room_id, id, out);
@@ -449,9 +425,9 @@ static int chat_history(store_chat_tx_t *tx, int64_t room_id, int64_t before_id,
     store_chat_msg_t *arr = NULL;
     size_t len = 0, cap = 0;
     int src = SQLITE_OK;
-    bind_int64(q, 1, room_id, &src);
-    bind_int64(q, 2, before_id > 0 ? before_id : INT64_MAX, &src);
-    bind_int64(q, 3, (int64_t)limit, &src);
+    store__sqlite_bind_int64(q, 1, room_id, &src);
+    store__sqlite_bind_int64(q, 2, before_id > 0 ? before_id : INT64_MAX, &src);
+    store__sqlite_bind_int64(q, 3, (int64_t)limit, &src);
     while (src == SQLITE_OK || src == SQLITE_ROW) {
         if ((src = sqlite3_step(q)) != SQLITE_ROW) break;
         if (len == cap) arr = grow(arr, &cap, sizeof *arr);
@@ -478,8 +454,8 @@ static int read_pos(store_chat_tx_t *tx, int64_t room_id, int64_t user_id, int64
     int rc = prepare(tx, SQL_READ_GET, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
-    bind_int64(q, 1, room_id, &src);
-    bind_int64(q, 2, user_id, &src);
+    store__sqlite_bind_int64(q, 1, room_id, &src);
+    store__sqlite_bind_int64(q, 2, user_id, &src);
     if (src == SQLITE_OK) src = sqlite3_step(q);
     if (src == SQLITE_ROW) {
         *pos = sqlite3_column_int64(q, 0);
@@ -501,10 +477,10 @@ static int chat_read_set(store_chat_tx_t *tx, int64_t room_id, int64_t user_id, 
     int rc = prepare(tx, SQL_READ_UPSERT, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK, changes = 0;
-    bind_int64(q, 1, room_id, &src);
-    bind_int64(q, 2, user_id, &src);
-    bind_int64(q, 3, msg_id, &src);
-    bind_int64(q, 4, now, &src);
+    store__sqlite_bind_int64(q, 1, room_id, &src);
+    store__sqlite_bind_int64(q, 2, user_id, &src);
+    store__sqlite_bind_int64(q, 3, msg_id, &src);
+    store__sqlite_bind_int64(q, 4, now, &src);
     if ((rc = step_done(tx, q, src, &changes, "chat_read_set")) != 0) return rc;
     *moved = changes > 0;
     if (*moved) {
@@ -521,8 +497,8 @@ static int chat_unread(store_chat_tx_t *tx, int64_t room_id, int64_t user_id, in
     int rc = prepare(tx, SQL_UNREAD, &q);
     if (rc != 0) return rc;
     int src = SQLITE_OK;
-    bind_int64(q, 1, room_id, &src);
-    bind_int64(q, 2, user_id, &src);
+    store__sqlite_bind_int64(q, 1, room_id, &src);
+    store__sqlite_bind_int64(q, 2, user_id, &src);
     if (src == SQLITE_OK) src = sqlite3_step(q);
     if (src == SQLITE_ROW) {
         *last_read_id = sqlite3_column_int64(q, 0);
@@ -544,9 +520,9 @@ static int chat_rooms(store_chat_tx_t *tx, int64_t org_id, int64_t user_id, stor
     store_chat_room_t *arr = NULL;
     size_t len = 0, cap = 0;
     int src = SQLITE_OK;
-    bind_int64(q, 1, org_id, &src);
-    bind_int64(q, 2, user_id, &src);
-    bind_int64(q, 3, STORE_CHAT_PAGE_MAX, &src);
+    store__sqlite_bind_int64(q, 1, org_id, &src);
+    store__sqlite_bind_int64(q, 2, user_id, &src);
+    store__sqlite_bind_int64(q, 3, STORE_CHAT_PAGE_MAX, &src);
     while (src == SQLITE_OK || src == SQLITE_ROW) {
         if ((src = sqlite3_step(q)) != SQLITE_ROW) break;
         if (len == cap) arr = grow(arr, &cap, sizeof *arr);

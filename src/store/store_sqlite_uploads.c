@@ -54,44 +54,21 @@ static const char sql_doc_delete[] =
 /* ---- helpers ----------------------------------------------------------------------------------
  */
 
-static void bind_i64(sqlite3_stmt *s, int i, int64_t v, int *rc)
-{
-    if (*rc == SQLITE_OK) *rc = sqlite3_bind_int64(s, i, v);
-}
-
-static void bind_str(sqlite3_stmt *s, int i, const char *v, int *rc)
-{
-    if (*rc == SQLITE_OK) *rc = sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-}
-
-static void copy_col(sqlite3_stmt *s, int col, char *dst, size_t cap)
-{
-    const unsigned char *src = sqlite3_column_text(s, col);
-    size_t n = src ? (size_t)sqlite3_column_bytes(s, col) : 0;
-    if (n >= cap) {
-        n = cap - 1;
-        while (n > 0 && (src[n] & 0xC0) == 0x80)
-            n--;
-    }
-    if (n) memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 static void read_upload(sqlite3_stmt *s, store_upload_t *u)
 {
     memset(u, 0, sizeof *u);
-    copy_col(s, 0, u->id, sizeof u->id);
+    store__sqlite_column_copy(s, 0, u->id, sizeof u->id);
     u->org_id = sqlite3_column_int64(s, 1);
     u->property_id = sqlite3_column_int64(s, 2);
     u->guest_id = sqlite3_column_int64(s, 3);
-    copy_col(s, 4, u->document_type, sizeof u->document_type);
-    copy_col(s, 5, u->file_name, sizeof u->file_name);
-    copy_col(s, 6, u->mime_type, sizeof u->mime_type);
+    store__sqlite_column_copy(s, 4, u->document_type, sizeof u->document_type);
+    store__sqlite_column_copy(s, 5, u->file_name, sizeof u->file_name);
+    store__sqlite_column_copy(s, 6, u->mime_type, sizeof u->mime_type);
     u->size = sqlite3_column_int64(s, 7);
-    copy_col(s, 8, u->sha256, sizeof u->sha256);
-    copy_col(s, 9, u->document_number, sizeof u->document_number);
-    copy_col(s, 10, u->protocol, sizeof u->protocol);
-    copy_col(s, 11, u->status, sizeof u->status);
+    store__sqlite_column_copy(s, 8, u->sha256, sizeof u->sha256);
+    store__sqlite_column_copy(s, 9, u->document_number, sizeof u->document_number);
+    store__sqlite_column_copy(s, 10, u->protocol, sizeof u->protocol);
+    store__sqlite_column_copy(s, 11, u->status, sizeof u->status);
     u->document_id = sqlite3_column_int64(s, 12);
     u->created_by = sqlite3_column_int64(s, 13);
     u->created_at = sqlite3_column_int64(s, 14);
@@ -106,13 +83,13 @@ static void read_document(sqlite3_stmt *s, store_document_t *d)
     d->org_id = sqlite3_column_int64(s, 1);
     d->property_id = sqlite3_column_int64(s, 2);
     d->guest_id = sqlite3_column_int64(s, 3);
-    copy_col(s, 4, d->document_type, sizeof d->document_type);
-    copy_col(s, 5, d->file_name, sizeof d->file_name);
-    copy_col(s, 6, d->mime_type, sizeof d->mime_type);
+    store__sqlite_column_copy(s, 4, d->document_type, sizeof d->document_type);
+    store__sqlite_column_copy(s, 5, d->file_name, sizeof d->file_name);
+    store__sqlite_column_copy(s, 6, d->mime_type, sizeof d->mime_type);
     d->size = sqlite3_column_int64(s, 7);
-    copy_col(s, 8, d->sha256, sizeof d->sha256);
-    copy_col(s, 9, d->document_number, sizeof d->document_number);
-    copy_col(s, 10, d->storage_key, sizeof d->storage_key);
+    store__sqlite_column_copy(s, 8, d->sha256, sizeof d->sha256);
+    store__sqlite_column_copy(s, 9, d->document_number, sizeof d->document_number);
+    store__sqlite_column_copy(s, 10, d->storage_key, sizeof d->storage_key);
     d->created_by = sqlite3_column_int64(s, 11);
     d->created_at = sqlite3_column_int64(s, 12);
 }
@@ -137,8 +114,8 @@ static int insert_upload(sqlite_conn_t *c, store_upload_t *u, int max_active)
     int rc, src = SQLITE_OK;
     if (max_active > 0) {
         if ((rc = store__sqlite_prepare(c, sql_count_active, &q)) != 0) return rc;
-        bind_i64(q, 1, u->org_id, &src);
-        bind_i64(q, 2, u->created_by, &src);
+        store__sqlite_bind_int64(q, 1, u->org_id, &src);
+        store__sqlite_bind_int64(q, 2, u->created_by, &src);
         if (src == SQLITE_OK) src = sqlite3_step(q);
         int64_t active = src == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
         rc = src == SQLITE_ROW ? 0 : store__sqlite_error(c, src, "upload_count");
@@ -149,20 +126,20 @@ static int insert_upload(sqlite_conn_t *c, store_upload_t *u, int max_active)
     if ((rc = store__sqlite_prepare(c, sql_insert, &q)) != 0) return rc;
     src = SQLITE_OK;
     u->created_at = u->updated_at = clock_unix_ms();
-    bind_str(q, 1, u->id, &src);
-    bind_i64(q, 2, u->org_id, &src);
-    bind_i64(q, 3, u->property_id, &src);
-    bind_i64(q, 4, u->guest_id, &src);
-    bind_str(q, 5, u->document_type, &src);
-    bind_str(q, 6, u->file_name, &src);
-    bind_str(q, 7, u->mime_type, &src);
-    bind_i64(q, 8, u->size, &src);
-    bind_str(q, 9, u->sha256, &src);
-    bind_str(q, 10, u->document_number, &src);
-    bind_str(q, 11, u->protocol, &src);
-    bind_i64(q, 12, u->created_by, &src);
-    bind_i64(q, 13, u->created_at, &src);
-    bind_i64(q, 14, u->expires_at, &src);
+    store__sqlite_bind_text(q, 1, u->id, &src);
+    store__sqlite_bind_int64(q, 2, u->org_id, &src);
+    store__sqlite_bind_int64(q, 3, u->property_id, &src);
+    store__sqlite_bind_int64(q, 4, u->guest_id, &src);
+    store__sqlite_bind_text(q, 5, u->document_type, &src);
+    store__sqlite_bind_text(q, 6, u->file_name, &src);
+    store__sqlite_bind_text(q, 7, u->mime_type, &src);
+    store__sqlite_bind_int64(q, 8, u->size, &src);
+    store__sqlite_bind_text(q, 9, u->sha256, &src);
+    store__sqlite_bind_text(q, 10, u->document_number, &src);
+    store__sqlite_bind_text(q, 11, u->protocol, &src);
+    store__sqlite_bind_int64(q, 12, u->created_by, &src);
+    store__sqlite_bind_int64(q, 13, u->created_at, &src);
+    store__sqlite_bind_int64(q, 14, u->expires_at, &src);
     int changes = 0;
     if ((rc = step_write(c, q, src, &changes, "upload_create")) != 0) return rc;
     return changes == 1 ? 0 : BH_ENOTFOUND;
@@ -191,8 +168,8 @@ static int sqlite_upload_get(store_t *st, int64_t org_id, const char *id, store_
     if (rc != 0) return rc;
     if ((rc = store__sqlite_prepare(c, sql_get, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_str(q, 1, id, &src);
-        bind_i64(q, 2, org_id, &src);
+        store__sqlite_bind_text(q, 1, id, &src);
+        store__sqlite_bind_int64(q, 2, org_id, &src);
         if (src == SQLITE_OK) src = sqlite3_step(q);
         if (src == SQLITE_ROW) {
             read_upload(q, out);
@@ -216,9 +193,9 @@ static int write_one(store_t *st, const char *sql, const char *id, int64_t a, in
     if (rc != 0) return rc;
     if ((rc = store__sqlite_prepare(c, sql, &q)) == 0) {
         int src = SQLITE_OK, changes = 0;
-        bind_str(q, 1, id, &src);
-        if (nargs > 0) bind_i64(q, 2, a, &src);
-        if (nargs > 1) bind_i64(q, 3, b, &src);
+        store__sqlite_bind_text(q, 1, id, &src);
+        if (nargs > 0) store__sqlite_bind_int64(q, 2, a, &src);
+        if (nargs > 1) store__sqlite_bind_int64(q, 3, b, &src);
         rc = step_write(c, q, src, &changes, op);
         if (rc == 0 && changes == 0) rc = BH_ENOTFOUND;
     }
@@ -242,25 +219,25 @@ static int complete_tx(sqlite_conn_t *c, const char *id, store_document_t *d)
     int rc, src = SQLITE_OK, changes = 0;
     if ((rc = store__sqlite_prepare(c, sql_doc_insert, &q)) != 0) return rc;
     d->created_at = clock_unix_ms();
-    bind_i64(q, 1, d->org_id, &src);
-    bind_i64(q, 2, d->property_id, &src);
-    bind_i64(q, 3, d->guest_id, &src);
-    bind_str(q, 4, d->document_type, &src);
-    bind_str(q, 5, d->file_name, &src);
-    bind_str(q, 6, d->mime_type, &src);
-    bind_i64(q, 7, d->size, &src);
-    bind_str(q, 8, d->sha256, &src);
-    bind_str(q, 9, d->document_number, &src);
-    bind_str(q, 10, d->storage_key, &src);
-    bind_i64(q, 11, d->created_by, &src);
-    bind_i64(q, 12, d->created_at, &src);
+    store__sqlite_bind_int64(q, 1, d->org_id, &src);
+    store__sqlite_bind_int64(q, 2, d->property_id, &src);
+    store__sqlite_bind_int64(q, 3, d->guest_id, &src);
+    store__sqlite_bind_text(q, 4, d->document_type, &src);
+    store__sqlite_bind_text(q, 5, d->file_name, &src);
+    store__sqlite_bind_text(q, 6, d->mime_type, &src);
+    store__sqlite_bind_int64(q, 7, d->size, &src);
+    store__sqlite_bind_text(q, 8, d->sha256, &src);
+    store__sqlite_bind_text(q, 9, d->document_number, &src);
+    store__sqlite_bind_text(q, 10, d->storage_key, &src);
+    store__sqlite_bind_int64(q, 11, d->created_by, &src);
+    store__sqlite_bind_int64(q, 12, d->created_at, &src);
     if ((rc = step_write(c, q, src, NULL, "document_insert")) != 0) return rc;
     d->id = sqlite3_last_insert_rowid(store__sqlite_db(c));
     if ((rc = store__sqlite_prepare(c, sql_mark_completed, &q)) != 0) return rc;
     src = SQLITE_OK;
-    bind_str(q, 1, id, &src);
-    bind_i64(q, 2, d->id, &src);
-    bind_i64(q, 3, d->created_at, &src);
+    store__sqlite_bind_text(q, 1, id, &src);
+    store__sqlite_bind_int64(q, 2, d->id, &src);
+    store__sqlite_bind_int64(q, 3, d->created_at, &src);
     if ((rc = step_write(c, q, src, &changes, "upload_complete")) != 0) return rc;
     return changes == 1 ? 0 : BH_ECONFLICT;
 }
@@ -290,8 +267,8 @@ static int sqlite_uploads_expired(store_t *st, int64_t now, size_t max, store_up
         int src = SQLITE_OK;
         size_t len = 0;
         store_upload_t *arr = xmalloc(max * sizeof *arr);
-        bind_i64(q, 1, now, &src);
-        bind_i64(q, 2, (int64_t)max, &src);
+        store__sqlite_bind_int64(q, 1, now, &src);
+        store__sqlite_bind_int64(q, 2, (int64_t)max, &src);
         while (src == SQLITE_OK || src == SQLITE_ROW) {
             if ((src = sqlite3_step(q)) != SQLITE_ROW || len == max) break;
             read_upload(q, &arr[len++]);
@@ -323,8 +300,8 @@ static int doc_one(store_t *st, const char *sql, int64_t org_id, int64_t id, sto
     if (rc != 0) return rc;
     if ((rc = store__sqlite_prepare(c, sql, &q)) == 0) {
         int src = SQLITE_OK;
-        bind_i64(q, 1, org_id, &src);
-        bind_i64(q, 2, id, &src);
+        store__sqlite_bind_int64(q, 1, org_id, &src);
+        store__sqlite_bind_int64(q, 2, id, &src);
         if (src == SQLITE_OK) src = sqlite3_step(q);
         if (src == SQLITE_ROW) {
             read_document(q, out);
@@ -379,14 +356,14 @@ static int sqlite_document_list(store_t *st, const store_query_t *qq, int64_t gu
         int src = SQLITE_OK;
         size_t len = 0;
         store_document_t *arr = xmalloc(qq->limit * sizeof *arr);
-        bind_i64(q, 1, qq->org_id, &src);
-        bind_i64(q, 2, qq->property_id, &src);
+        store__sqlite_bind_int64(q, 1, qq->org_id, &src);
+        store__sqlite_bind_int64(q, 2, qq->property_id, &src);
         if (src == SQLITE_OK)
             src =
                 scope ? sqlite3_bind_text(q, 3, scope, -1, SQLITE_STATIC) : sqlite3_bind_null(q, 3);
-        bind_i64(q, 4, guest_id, &src);
-        bind_i64(q, 5, qq->before_id, &src);
-        bind_i64(q, 6, (int64_t)qq->limit, &src);
+        store__sqlite_bind_int64(q, 4, guest_id, &src);
+        store__sqlite_bind_int64(q, 5, qq->before_id, &src);
+        store__sqlite_bind_int64(q, 6, (int64_t)qq->limit, &src);
         while (src == SQLITE_OK || src == SQLITE_ROW) {
             if ((src = sqlite3_step(q)) != SQLITE_ROW || len == qq->limit) break;
             read_document(q, &arr[len++]);
