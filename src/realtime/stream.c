@@ -155,12 +155,6 @@ static blob_t *encode_body(rt_service_t svc, rt_event_t *const *chunk, size_t n,
     return b;
 }
 
-typedef struct body_cache_s {
-    uint64_t mask[8];
-    blob_t *blob[8];
-    int n;
-} body_cache_t;
-
 static blob_t *cached_body(body_cache_t *c, rt_service_t svc, rt_event_t *const *chunk, size_t n,
                            uint64_t mask, int *fresh)
 {
@@ -229,54 +223,93 @@ static int send_chunk(session_t *s, rt_service_t svc, rt_event_t *const *chunk, 
 
 /* ---- fan-out of published events --------------------------------------------------------------------- */
 
-static void fan_out(rt_worker_t *rw, rt_event_t *const *chunk, size_t n)
+#define RT_SLICE_NS (3 * 1000 * 1000) /* loop time one fan-out pass may take */
+
+static void on_idle(uv_idle_t *h)
 {
+    (void)h; /* its presence alone keeps the poll phase from blocking */
+}
+
+/* Sends rw's current chunk to the subscribers of its stream, from the cursor if a previous slice
+ * stopped there. Returns 1 when every subscriber had it, 0 when the slice ran out (the cursor
+ * then sits before the next subscriber). Subscribers that join meanwhile are appended and reached
+ * too; they skip what they already have by offset. */
+static int fan_out_slice(rt_worker_t *rw, uint64_t deadline)
+{
+    rt_event_t *const *chunk = rw->chunk;
+    size_t n = rw->n_chunk;
     org_subs_t *o = rt__org_find(rw, chunk[0]->org_id, 0);
-    if (o == NULL) return;
+    if (o == NULL) return 1;
     rt_service_t svc = chunk[0]->service;
-    body_cache_t cache = {.n = 0};
-    queue_t *q = o->subs[svc].next;
-    while (q != &o->subs[svc]) {
+    queue_t *head = &o->subs[svc];
+    queue_t *q = head->next;
+    if (rw->cursor_linked) {
+        q = rw->cursor.node.next;
+        queue_remove(&rw->cursor.node);
+        rw->cursor_linked = 0;
+    }
+    unsigned k = 0;
+    while (q != head) {
         sub_t *sub = QUEUE_DATA(q, sub_t, node);
         q = q->next;
-        send_chunk(sub->sess, svc, chunk, n, &cache);
+        if (sub->sess == NULL) continue;
+        send_chunk(sub->sess, svc, chunk, n, &rw->cache);
+        if ((++k & 63) == 0 && q != head && uv_hrtime() > deadline) {
+            queue_insert_tail(q, &rw->cursor.node); /* i.e. just before q */
+            rw->cursor_linked = 1;
+            return 0;
+        }
     }
-    cache_clear(&cache);
-    rt__poll_wake(rw, chunk, n);
+    return 1;
+}
+
+/* Takes the next chunk from the pending events: the oldest one's stream, with the later events
+ * of the same stream in order, at most RT_BATCH_MAX. Returns 0 when nothing is pending. */
+static int take_chunk(rt_worker_t *rw)
+{
+    while (rw->pend_head < rw->n_pending && rw->pending[rw->pend_head] == NULL) rw->pend_head++;
+    if (rw->pend_head == rw->n_pending) {
+        rw->pend_head = rw->n_pending = 0;
+        return 0;
+    }
+    rt_event_t *first = rw->pending[rw->pend_head];
+    size_t c = 0;
+    for (size_t j = rw->pend_head; j < rw->n_pending && c < RT_BATCH_MAX; j++) {
+        rt_event_t *e = rw->pending[j];
+        if (e == NULL || e->org_id != first->org_id || e->service != first->service) continue;
+        rw->chunk[c++] = e;
+        rw->pending[j] = NULL;
+    }
+    rw->n_chunk = c;
+    return 1;
+}
+
+static void finish_chunk(rt_worker_t *rw)
+{
+    cache_clear(&rw->cache);
+    rt__poll_wake(rw, rw->chunk, rw->n_chunk);
+    for (size_t k = 0; k < rw->n_chunk; k++) rt_event_unref(rw->chunk[k]);
+    rw->n_chunk = 0;
 }
 
 static void on_flush(uv_check_t *h)
 {
     rt_worker_t *rw = h->data;
-    size_t n = rw->n_pending;
-    rt_event_t **ev = rw->pending;
-    rw->pending = NULL;
-    rw->n_pending = rw->cap_pending = 0;
-    uv_check_stop(&rw->flush);
-    rw->flush_active = 0;
-    /* Group by stream, keeping each stream's order, in chunks of at most RT_BATCH_MAX. */
-    rt_event_t *chunk[RT_BATCH_MAX];
-    for (size_t i = 0; i < n; i++) {
-        if (ev[i] == NULL) continue;
-        size_t c = 0;
-        int64_t org = ev[i]->org_id;
-        rt_service_t svc = ev[i]->service;
-        for (size_t j = i; j < n; j++) {
-            if (ev[j] == NULL || ev[j]->org_id != org || ev[j]->service != svc) continue;
-            chunk[c++] = ev[j];
-            ev[j] = NULL;
-            if (c == RT_BATCH_MAX) {
-                fan_out(rw, chunk, c);
-                for (size_t k = 0; k < c; k++) rt_event_unref(chunk[k]);
-                c = 0;
-            }
-        }
-        if (c) {
-            fan_out(rw, chunk, c);
-            for (size_t k = 0; k < c; k++) rt_event_unref(chunk[k]);
-        }
+    uint64_t deadline = uv_hrtime() + RT_SLICE_NS;
+    for (;;) {
+        if (rw->n_chunk == 0 && !take_chunk(rw)) break;
+        if (!fan_out_slice(rw, deadline)) break;
+        finish_chunk(rw);
+        if (uv_hrtime() > deadline) break;
     }
-    free(ev);
+    if (rw->n_chunk == 0 && rw->pend_head == rw->n_pending) {
+        uv_check_stop(&rw->flush);
+        uv_idle_stop(&rw->idle);
+        rw->flush_active = 0;
+    } else {
+        /* More to send: go round the loop (polling I/O without blocking) and continue. */
+        uv_idle_start(&rw->idle, on_idle);
+    }
 }
 
 static void on_event_task(net_worker_t *w, void *data)
@@ -686,6 +719,9 @@ rt_server_t *rt_server_new(rt_hub_t *hub, const rt_policy_t *policy, rt_flags_t 
         rw->buckets = xcalloc(rw->n_buckets, sizeof *rw->buckets);
         uv_check_init(&workers[i].loop, &rw->flush);
         rw->flush.data = rw;
+        uv_idle_init(&workers[i].loop, &rw->idle);
+        rw->idle.data = rw;
+        queue_init(&rw->cursor.node);
     }
     rt_hub_set_sink(hub, on_published, srv);
     return srv;
@@ -702,12 +738,18 @@ static void on_shutdown_task(net_worker_t *w, void *data)
         q = q->next;
         if (s->ws) ws_conn_close(s->ws, WS_CLOSE_GOING_AWAY, "server shutting down");
     }
-    for (size_t i = 0; i < rw->n_pending; i++) rt_event_unref(rw->pending[i]);
+    for (size_t i = rw->pend_head; i < rw->n_pending; i++) rt_event_unref(rw->pending[i]);
     free(rw->pending);
     rw->pending = NULL;
-    rw->n_pending = rw->cap_pending = 0;
+    rw->n_pending = rw->cap_pending = rw->pend_head = 0;
+    if (rw->cursor_linked) queue_remove(&rw->cursor.node);
+    rw->cursor_linked = 0;
+    cache_clear(&rw->cache);
+    for (size_t k = 0; k < rw->n_chunk; k++) rt_event_unref(rw->chunk[k]);
+    rw->n_chunk = 0;
     rt__poll_cancel_all(rw);
     uv_close((uv_handle_t *)&rw->flush, NULL);
+    uv_close((uv_handle_t *)&rw->idle, NULL);
 }
 
 void rt_server_shutdown(rt_server_t *srv)
@@ -733,8 +775,10 @@ void rt_server_free(rt_server_t *srv)
             }
         }
         free(rw->buckets);
-        for (size_t k = 0; k < rw->n_pending; k++) rt_event_unref(rw->pending[k]);
+        for (size_t k = rw->pend_head; k < rw->n_pending; k++) rt_event_unref(rw->pending[k]);
         free(rw->pending);
+        for (size_t k = 0; k < rw->n_chunk; k++) rt_event_unref(rw->chunk[k]);
+        cache_clear(&rw->cache);
     }
     free(srv->rw);
     free(srv);

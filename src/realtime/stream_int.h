@@ -4,6 +4,7 @@
 #ifndef BH_REALTIME_STREAM_INT_H
 #define BH_REALTIME_STREAM_INT_H
 
+#include "core/blob.h"
 #include "core/queue.h"
 #include "realtime/flags.h"
 #include "realtime/stream.h"
@@ -38,6 +39,14 @@ struct session_s {
     sub_t subs[RT_SVC__COUNT];
 };
 
+/* Bodies of one chunk already encoded, by the mask of events they hold (shared by every
+ * subscriber that sees the same subset). */
+typedef struct body_cache_s {
+    uint64_t mask[8];
+    blob_t *blob[8];
+    int n;
+} body_cache_t;
+
 /* The subscriptions of one org on one worker, one list per service. */
 typedef struct org_subs_s {
     struct org_subs_s *next;
@@ -51,7 +60,17 @@ struct rt_worker_s {
     rt_server_t *srv;
     net_worker_t *w;
     uv_check_t flush; /* runs after the poll phase in which events arrived */
+    uv_idle_t idle;   /* while a fan-out is unfinished: poll for I/O without blocking */
     int flush_active;
+    /* The fan-out in progress. A fan-out runs in time slices so that one big audience cannot
+     * hold the loop (and the publishes, reads and answers waiting on it) for long: when a slice
+     * ends, `cursor`, a placeholder linked into the subscriber list, marks where to go on. */
+    rt_event_t *chunk[RT_BATCH_MAX];
+    size_t n_chunk;
+    sub_t cursor; /* sess == NULL */
+    int cursor_linked;
+    body_cache_t cache;
+    size_t pend_head; /* pending[pend_head..n_pending) are not taken yet */
     int stopping;
     rt_event_t **pending; /* events received, not yet fanned out (owned refs) */
     size_t n_pending, cap_pending;
