@@ -11,7 +11,7 @@ SANITIZE ?= 0
 PORT ?= 4000
 JOBS ?= $(shell nproc)
 
-BUILD_PACKAGES := build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libwslay-dev \
+BUILD_PACKAGES := build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
                   libjansson-dev libsqlite3-dev libssl-dev libsodium-dev
 TEST_PACKAGES := curl ca-certificates
 BENCH_PACKAGES := wrk nginx-light bc
