@@ -14,6 +14,9 @@ JOBS ?= $(shell nproc)
 BUILD_PACKAGES := build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
                   libjansson-dev libsqlite3-dev libssl-dev libsodium-dev
 TEST_PACKAGES := curl ca-certificates
+# prometheus (with promtool), nginx-light, openssl and systemd (systemd-analyze): the monitoring
+# and deployment checks in tests/integration/prometheus.test.mjs.
+TEST_PACKAGES += prometheus nginx-light openssl systemd
 BENCH_PACKAGES := wrk nginx-light bc
 
 ifeq ($(SANITIZE),1)

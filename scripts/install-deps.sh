@@ -19,5 +19,13 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 APT=(apt-get -o DPkg::Lock::Timeout=300 -q)
+# Packages such as nginx, prometheus or redis-server start their service when installed; the tests
+# start their own on free ports, so keep installs from starting anything (policy-rc.d, exit 101),
+# unless the machine already has a policy of its own.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod 755 /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 $SUDO "${APT[@]}" update
 $SUDO "${APT[@]}" install -y --no-install-recommends "${missing[@]}"

@@ -73,3 +73,35 @@ void rt_metrics_add(rt_metrics_t *out, const rt_metrics_t *in)
     uint64_t m = atomic_load(&in->latency.max_us);
     if (m > atomic_load(&out->latency.max_us)) atomic_store(&out->latency.max_us, m);
 }
+
+/* ---- Prometheus text format --------------------------------------------------------------------- */
+
+void rt_prom_family(buf_t *b, const char *name, const char *type, const char *help)
+{
+    buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void rt_prom_hist(buf_t *b, const char *name, const char *help, const rt_hist_t *h)
+{
+    /* The internal histogram is finer; fold it into conventional bounds. A bound takes the
+     * internal buckets whose upper edge is at or below it, so counts are never overstated. */
+    static const double bounds_ms[] = {0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500,
+                                       5000};
+    rt_prom_family(b, name, "histogram", help);
+    uint64_t cum = 0;
+    int bi = 0;
+    for (size_t k = 0; k < sizeof bounds_ms / sizeof bounds_ms[0]; k++) {
+        uint64_t le_us = (uint64_t)(bounds_ms[k] * 1000);
+        while (bi < RT_HIST_BUCKETS && rt_hist_bucket_upper(bi) <= le_us)
+            cum += atomic_load(&h->buckets[bi++]);
+        buf_appendf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds_ms[k] / 1000.0,
+                    (unsigned long long)cum);
+    }
+    /* _count is read after the buckets: a record landing meanwhile can only make +Inf larger
+     * than the last bound, never smaller. */
+    uint64_t n = atomic_load(&h->count);
+    if (n < cum) n = cum;
+    buf_appendf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)n);
+    buf_appendf(b, "%s_sum %.6f\n", name, (double)atomic_load(&h->sum_us) / 1e6);
+    buf_appendf(b, "%s_count %llu\n", name, (unsigned long long)n);
+}

@@ -6,6 +6,7 @@
 #ifndef BH_REALTIME_METRICS_H
 #define BH_REALTIME_METRICS_H
 
+#include "core/buf.h"
 #include "realtime/service.h"
 
 #include <stdatomic.h>
@@ -48,5 +49,12 @@ uint64_t rt_hist_quantile(const rt_hist_t *h, double q);
 uint64_t rt_hist_bucket_upper(int i);
 /* out += in, field by field. */
 void rt_metrics_add(rt_metrics_t *out, const rt_metrics_t *in);
+
+/* Prometheus text exposition format 0.0.4, for GET /metrics. */
+/* Appends the "# HELP" and "# TYPE" lines of a family; type is "counter", "gauge", ... */
+void rt_prom_family(buf_t *b, const char *name, const char *type, const char *help);
+/* Appends h as histogram family name (seconds): its internal buckets folded into conventional
+ * bounds from 0.5 ms to 5 s, then +Inf, _sum and _count. */
+void rt_prom_hist(buf_t *b, const char *name, const char *help, const rt_hist_t *h);
 
 #endif

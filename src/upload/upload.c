@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -50,7 +51,27 @@ struct upload_srv_s {
     void *data;
     uv_mutex_t lock; /* guards entries */
     queue_t entries;
+    /* For upload_srv_stats: bumped from loops and pool threads alike (relaxed atomics). */
+    _Atomic uint64_t n_created, n_bytes, n_completed, n_cancelled, n_expired;
+    _Atomic uint64_t n_rejected[3]; /* UPLOAD_ECHECKSUM, UPLOAD_ETYPE, UPLOAD_ESIZE */
+    _Atomic int64_t n_writers;
 };
+
+#define COUNT(field, n) atomic_fetch_add_explicit(&(field), (n), memory_order_relaxed)
+
+void upload_srv_stats(upload_srv_t *srv, upload_stats_t *out)
+{
+    out->created = atomic_load(&srv->n_created);
+    out->bytes = atomic_load(&srv->n_bytes);
+    out->completed = atomic_load(&srv->n_completed);
+    out->rejected_checksum = atomic_load(&srv->n_rejected[0]);
+    out->rejected_type = atomic_load(&srv->n_rejected[1]);
+    out->rejected_size = atomic_load(&srv->n_rejected[2]);
+    out->cancelled = atomic_load(&srv->n_cancelled);
+    out->expired = atomic_load(&srv->n_expired);
+    int64_t w = atomic_load(&srv->n_writers);
+    out->writers = w > 0 ? (uint64_t)w : 0;
+}
 
 static int make_dir(const char *path)
 {
@@ -416,6 +437,7 @@ static int finish_core(upload_srv_t *srv, const store_upload_t *row, int fd, int
     close(fd);
     if (rc == UPLOAD_ESIZE || rc == UPLOAD_ECHECKSUM || rc == UPLOAD_ETYPE) {
         LOG_I("upload_rejected", "upload=%s reason=%s", row->id, upload_err_code(rc));
+        COUNT(srv->n_rejected[rc - UPLOAD_ECHECKSUM], 1);
         discard(srv, row);
         return rc;
     }
@@ -449,6 +471,7 @@ static int finish_core(upload_srv_t *srv, const store_upload_t *row, int fd, int
         return rc;
     }
     reg_drop(srv, row->id);
+    COUNT(srv->n_completed, 1);
     LOG_I("upload_completed", "upload=%s document=%lld org=%lld bytes=%lld kind=%s", row->id,
           (long long)doc->id, (long long)doc->org_id, (long long)doc->size, upload_kind_name(kind));
     if (srv->on_document) srv->on_document(srv->data, doc);
@@ -604,6 +627,7 @@ static void on_job(uv_work_t *w)
             rc = store_guest_get(srv->st, u->org_id, u->row.guest_id, &g);
             if (rc == 0 && g.property_id != u->row.property_id) rc = BH_EINVAL;
             if (rc == 0) rc = store_upload_create(srv->st, &u->row, srv->lim.max_active);
+            if (rc == 0) COUNT(srv->n_created, 1);
         } else {
             char id[STORE_UPLOAD_ID_LEN + 1];
             snprintf(id, sizeof id, "%s", u->row.id);
@@ -630,6 +654,7 @@ static void on_job(uv_work_t *w)
     case JOB_WRITE:
         /* The hash of the same bytes runs meanwhile on another thread (on_hash). */
         rc = pwrite_all(u->fd, u->out.data, u->out.len, u->job_start);
+        if (rc == 0) COUNT(srv->n_bytes, u->out.len);
         break;
     case JOB_SYNC:
         if (fdatasync(u->fd) != 0) rc = sys_err();
@@ -652,6 +677,7 @@ static void on_job(uv_work_t *w)
         close(u->fd);
         u->fd = -1;
         discard(srv, &u->row);
+        COUNT(srv->n_cancelled, 1);
         break;
     case JOB_DETACH:
         detach_work(u);
@@ -807,6 +833,7 @@ static void on_job_done(uv_work_t *w, int status)
             cb(NULL, rc, &row, ud);
             return;
         }
+        COUNT(u->srv->n_writers, 1);
         cb(u, 0, &u->row, u->ud);
         return;
     }
@@ -853,6 +880,7 @@ static void on_job_done(uv_work_t *w, int status)
         upload_finish_cb cb = u->finish_cb;
         void *ud = u->ud;
         store_document_t doc = u->doc;
+        COUNT(u->srv->n_writers, -1);
         writer_free(u);
         cb(rc, &doc, ud);
         return;
@@ -861,6 +889,7 @@ static void on_job_done(uv_work_t *w, int status)
     case JOB_DETACH: {
         upload_cb cb = u->final_cb;
         void *ud = u->ud;
+        COUNT(u->srv->n_writers, -1);
         writer_free(u);
         if (cb) cb(NULL, rc, ud);
         return;
@@ -1026,6 +1055,7 @@ static void on_byid(uv_work_t *w)
     if (rc == 0 && b->remove) {
         rc = reg_claim(srv, b->row.id, NULL, NULL);
         if (rc == 0) discard(srv, &b->row);
+        if (rc == 0) COUNT(srv->n_cancelled, 1);
     } else if (rc == 0 && !uploading) {
         b->offset = (uint64_t)b->row.size;
     } else if (rc == 0) {
@@ -1122,7 +1152,10 @@ int upload_srv_sweep(upload_srv_t *srv, int64_t now_ms)
     /* Partial files without a row: a crash between creating one and storing the row, or between
      * deleting a row and its file. */
     DIR *d = opendir(srv->partial_dir);
-    if (d == NULL) return deleted;
+    if (d == NULL) {
+        COUNT(srv->n_expired, (uint64_t)deleted);
+        return deleted;
+    }
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         char p[PATH_MAX];
@@ -1139,5 +1172,6 @@ int upload_srv_sweep(upload_srv_t *srv, int64_t now_ms)
         deleted++;
     }
     closedir(d);
+    COUNT(srv->n_expired, (uint64_t)deleted);
     return deleted;
 }

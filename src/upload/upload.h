@@ -76,6 +76,20 @@ char *upload_srv_document_path(const upload_srv_t *srv, int64_t org_id, const ch
  * files without a row that have been idle past the expiry. Returns how many were deleted. */
 int upload_srv_sweep(upload_srv_t *srv, int64_t now_ms);
 
+/* Counters since start, for /metrics. Totals are monotonic; writers is a gauge. */
+typedef struct upload_stats_s {
+    uint64_t created;   /* uploads started (a new upload row) */
+    uint64_t bytes;     /* bytes written to upload files */
+    uint64_t completed; /* documents stored */
+    uint64_t rejected_size, rejected_checksum, rejected_type; /* discarded at completion */
+    uint64_t cancelled; /* deleted by their client (cancel, tus DELETE) */
+    uint64_t expired;   /* deleted by the expiry sweep (rows and orphaned partial files) */
+    uint64_t writers;   /* uploads being written now, across workers */
+} upload_stats_t;
+
+/* Any thread. Fills *out; counters are read one by one, so they may be a few bytes apart. */
+void upload_srv_stats(upload_srv_t *srv, upload_stats_t *out);
+
 /* 32 lower-case hex characters of fresh randomness, NUL-terminated. */
 void upload_new_id(char out[STORE_UPLOAD_ID_LEN + 1]);
 
