@@ -129,6 +129,26 @@ static const option_t options[] = {
      "long-poll wait when the request gives no timeout, seconds"},
     {"poll-max-timeout", "BELLHOP_POLL_MAX_TIMEOUT_S", OPT_INT, OFF(poll_max_timeout_s), "60", 0,
      3600, "cap on a long-poll's requested timeout, seconds"},
+    /* admission limits and operations */
+    {"max-conns-per-ip", "BELLHOP_MAX_CONNS_PER_IP", OPT_INT, OFF(max_conns_per_ip), "4096", 0,
+     10000000, "open connections from one address, all kinds (more: 429 at accept); 0 = no limit"},
+    {"max-conns-per-user", "BELLHOP_MAX_CONNS_PER_USER", OPT_INT, OFF(max_conns_per_user), "256",
+     0, 10000000, "stream connections (realtime, chat, upload together) per user (more: 429)"},
+    {"handshake-rate", "BELLHOP_HANDSHAKE_RATE", OPT_INT, OFF(handshake_rate), "100", 0, 1000000,
+     "WebSocket upgrades a second per address (token bucket; more: 429); 0 = no limit"},
+    {"handshake-burst", "BELLHOP_HANDSHAKE_BURST", OPT_INT, OFF(handshake_burst), "500", 1,
+     10000000, "WebSocket upgrades one address may make at once before the rate applies"},
+    {"ws-msg-rate", "BELLHOP_WS_MSG_RATE", OPT_INT, OFF(ws_msg_rate), "500", 0, 10000000,
+     "messages a second a client may send on one stream connection (more: close 1008); 0 = none"},
+    {"ws-msg-burst", "BELLHOP_WS_MSG_BURST", OPT_INT, OFF(ws_msg_burst), "1000", 1, 10000000,
+     "messages a client may send at once on one stream connection before the rate applies"},
+    {"outbuf-budget", "BELLHOP_OUTBUF_BUDGET", OPT_SIZE, OFF(outbuf_budget), "536870912", 0,
+     64 * 1024 * MIB,
+     "bytes queued for all clients together; beyond, the slowest are closed (4429); 0 = none"},
+    {"drain-timeout", "BELLHOP_DRAIN_TIMEOUT", OPT_INT, OFF(drain_timeout_ms), "10000", 0,
+     3600000, "on SIGTERM/SIGINT, longest wait for connections to finish before exiting, ms"},
+    {"log-file", "BELLHOP_LOG_FILE", OPT_STR, OFF(log_file), "", 0, 0,
+     "append logs to this file instead of stderr; SIGHUP reopens it (log rotation)"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 

@@ -65,6 +65,16 @@ typedef struct config_s {
     int upload_max_active;
     int poll_timeout_s;
     int poll_max_timeout_s;
+    /* admission limits and operations (net/limit.h, app/drain.c) */
+    int max_conns_per_ip;   /* 0: none */
+    int max_conns_per_user; /* stream connections, all streams together; 0: none */
+    int handshake_rate;     /* WebSocket upgrades a second per IP; 0: none */
+    int handshake_burst;
+    int ws_msg_rate;        /* client messages a second per stream connection; 0: none */
+    int ws_msg_burst;
+    size_t outbuf_budget;   /* bytes queued for sockets, whole process; 0: none */
+    int drain_timeout_ms;   /* SIGTERM: longest wait for connections to end */
+    char *log_file;         /* "" = stderr; reopened on SIGHUP */
 } config_t;
 
 /* Looks up an environment variable; tests pass their own. Returns NULL when unset. */

@@ -53,6 +53,14 @@ static int load_config(config_t *cfg, int *argc, char **argv)
     log_level_t lvl = LOG_INFO;
     log_level_parse(cfg->log_level, &lvl);
     log_set_level(lvl);
+    if (cfg->log_file[0] != '\0') {
+        int rc = log_open_file(cfg->log_file);
+        if (rc != 0) {
+            fprintf(stderr, "bellhop: cannot open the log file %s: %s\n", cfg->log_file,
+                    err_str(rc));
+            return 2;
+        }
+    }
     return 0;
 }
 

@@ -6,6 +6,8 @@
  */
 #include "app/server.h"
 
+#include "app/signals.h"
+
 #include "chat/chat.h"
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -15,6 +17,8 @@
 #include "handlers/uploads.h"
 #include "http/http.h"
 #include "http/router.h"
+#include "net/conn.h"
+#include "net/limit.h"
 #include "net/worker.h"
 #include "realtime/flags.h"
 #include "realtime/hub.h"
@@ -32,7 +36,8 @@ typedef struct server_s {
     const config_t *cfg;
     hctx_t hctx;
     uv_loop_t loop; /* control loop */
-    uv_signal_t sigint, sigterm;
+    app_signals_t sig; /* SIGTERM/SIGINT drain, SIGHUP reload (signals.c) */
+    int streams_shut;
     uv_timer_t health_timer;
     int health_in_flight;
     uv_timer_t prune_timer;
@@ -175,7 +180,9 @@ static chat_server_t *chat_new(const config_t *cfg, store_t *st, net_worker_t *w
         .ws = {.max_message = cfg->ws_max_message,
                .max_outbuf = cfg->ws_max_outbuf,
                .heartbeat_ms = (unsigned)cfg->heartbeat_ms,
-               .allowed_origins = cfg->allowed_origins},
+               .allowed_origins = cfg->allowed_origins,
+               .msg_rate = (unsigned)cfg->ws_msg_rate,
+               .msg_burst = (unsigned)cfg->ws_msg_burst},
         .history = (unsigned)cfg->chat_history,
         .max_length = (unsigned)cfg->chat_max_length,
         .rate = (unsigned)cfg->chat_rate,
@@ -190,27 +197,39 @@ static chat_server_t *chat_new(const config_t *cfg, store_t *st, net_worker_t *w
 
 /* ---- signals ------------------------------------------------------------------------------------ */
 
+/* Streams send their close frames (1001) and stop taking events; once per process. */
+static void shut_streams(server_t *srv)
+{
+    if (srv->streams_shut) return;
+    srv->streams_shut = 1;
+    rt_server_shutdown(srv->rt);
+    chat_server_shutdown(srv->chat);
+}
+
 static void stop(server_t *srv)
 {
     if (srv->stopping) return;
     srv->stopping = 1;
-    LOG_I("stopping", "workers=%d", srv->n_workers);
+    LOG_I("stopping", "workers=%d connections=%zu", srv->n_workers, net_limit_conn_total());
     /* Streams first (close frames with 1001), then the workers: tasks run in posting order. */
-    rt_server_shutdown(srv->rt);
-    chat_server_shutdown(srv->chat);
+    shut_streams(srv);
     for (int i = 0; i < srv->n_workers; i++) net_worker_stop(&srv->workers[i]);
-    uv_close((uv_handle_t *)&srv->sigint, NULL);
-    uv_close((uv_handle_t *)&srv->sigterm, NULL);
+    app_signals_close(&srv->sig);
     uv_close((uv_handle_t *)&srv->health_timer, NULL);
     uv_close((uv_handle_t *)&srv->prune_timer, NULL);
     uv_close((uv_handle_t *)&srv->upload_timer, NULL);
 }
 
-static void on_signal(uv_signal_t *s, int signum)
+static void on_drain_begin(app_signals_t *s, void *data)
 {
-    server_t *srv = s->data;
-    LOG_I("signal", "signum=%d", signum);
-    stop(srv);
+    (void)s;
+    shut_streams(data);
+}
+
+static void on_stop(app_signals_t *s, void *data)
+{
+    (void)s;
+    stop(data);
 }
 
 /* Flags: the environment gives the starting values, values changed through the API (stored)
@@ -317,6 +336,17 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     http_server_t *http = http_server_new(router, handlers_static, &limits, &cors, log_request,
                                           &srv.hctx);
 
+    net_limits_t nl = {.max_conns_per_ip = (unsigned)cfg->max_conns_per_ip,
+                       .max_conns_per_user = (unsigned)cfg->max_conns_per_user,
+                       .handshake_rate = (unsigned)cfg->handshake_rate,
+                       .handshake_burst = (unsigned)cfg->handshake_burst,
+                       .outbuf_budget = cfg->outbuf_budget};
+    net_limits_configure(&nl);
+    net_conn_set_refusal(
+        "HTTP/1.1 429 Too Many Requests\r\nServer: bellhop\r\nContent-Type: application/json\r\n"
+        "Content-Length: 92\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
+        "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many connections from "
+        "this address\"}}");
     srv.n_workers = cfg->workers > 0 ? cfg->workers : (int)uv_available_parallelism();
     if (srv.n_workers < 1) srv.n_workers = 1;
     srv.hctx.workers = srv.n_workers;
@@ -332,7 +362,9 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
         .ws = {.max_message = cfg->ws_max_message,
                .max_outbuf = cfg->ws_max_outbuf,
                .heartbeat_ms = (unsigned)cfg->heartbeat_ms,
-               .allowed_origins = cfg->allowed_origins},
+               .allowed_origins = cfg->allowed_origins,
+               .msg_rate = (unsigned)cfg->ws_msg_rate,
+               .msg_burst = (unsigned)cfg->ws_msg_burst},
         .replay_max = (size_t)cfg->replay_max,
     };
     srv.rt = rt_server_new(srv.hub, &srv.hctx.policy, srv.flags, &rl, srv.workers, started);
@@ -358,11 +390,17 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     if (rc == 0) {
         LOG_I("listening", "bind=%s port=%d workers=%d store=%s version=%s", cfg->bind, port,
               srv.n_workers, store_backend(st), BELLHOP_VERSION);
-        uv_signal_init(&srv.loop, &srv.sigint);
-        uv_signal_init(&srv.loop, &srv.sigterm);
-        srv.sigint.data = srv.sigterm.data = &srv;
-        uv_signal_start(&srv.sigint, on_signal, SIGINT);
-        uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+        srv.sig = (app_signals_t){.loop = &srv.loop,
+                                  .workers = srv.workers,
+                                  .n_workers = srv.n_workers,
+                                  .drain_timeout_ms = (unsigned)cfg->drain_timeout_ms,
+                                  .store = st,
+                                  .flags = srv.flags,
+                                  .rt = srv.rt,
+                                  .on_drain = on_drain_begin,
+                                  .on_stop = on_stop,
+                                  .data = &srv};
+        app_signals_start(&srv.sig);
         uv_timer_init(&srv.loop, &srv.health_timer);
         srv.health_timer.data = &srv;
         uv_timer_start(&srv.health_timer, on_health_timer, (uint64_t)cfg->health_interval_ms,

@@ -3,12 +3,18 @@
 #include "core/clock.h"
 #include "core/err.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static volatile log_level_t current_level = LOG_INFO;
+/* Where records go. A log file gets its own descriptor once; reopening replaces what it refers to
+ * with dup2(), which is atomic, so writers on other threads never see a closed descriptor. */
+static volatile int log_fd = STDERR_FILENO;
+static char log_path[1024];
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
 void log_set_level(log_level_t level)
@@ -84,6 +90,29 @@ void log_write(log_level_t level, const char *msg, const char *fmt, ...)
     line[n++] = '\n';
     /* One write per record keeps lines whole across threads; a short write to a pipe is the
      * reader's loss, never a reason to block the loop in a retry. */
-    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+    ssize_t w = write(log_fd, line, (size_t)n);
     (void)w;
+}
+
+int log_open_file(const char *path)
+{
+    if (strlen(path) >= sizeof log_path) return BH_EINVAL;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) return -errno;
+    snprintf(log_path, sizeof log_path, "%s", path);
+    if (log_fd == STDERR_FILENO) {
+        log_fd = fd;
+        return 0;
+    }
+    int rc = dup2(fd, log_fd) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+int log_reopen(void)
+{
+    if (log_path[0] == '\0') return 0;
+    char path[sizeof log_path];
+    snprintf(path, sizeof path, "%s", log_path);
+    return log_open_file(path);
 }

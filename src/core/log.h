@@ -11,6 +11,11 @@ typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF } log_level
 
 void log_set_level(log_level_t level);
 log_level_t log_get_level(void);
+/* Sends records to path (appended, created 0640) instead of stderr. Call again, or log_reopen(),
+ * after the file was rotated. Thread-safe against log_write. Returns 0 or -errno / BH_EINVAL. */
+int log_open_file(const char *path);
+/* Reopens the file given to log_open_file (nothing when logging to stderr). Returns 0 or -errno. */
+int log_reopen(void);
 /* Parses "debug", "info", "warn", "error", "off"; returns 0 or BH_EINVAL. */
 int log_level_parse(const char *s, log_level_t *out);
 

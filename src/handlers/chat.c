@@ -8,6 +8,7 @@
  * {id} is a room id as the stream spells it ("property-3", "dm-2-9", "org"). The REST reads use
  * the stream's access rules (chat/access.h) and run in one read transaction each. */
 #include "chat/access.h"
+#include "handlers/admit.h"
 #include "chat/chat.h"
 #include "handlers/domain.h"
 #include "store/chat.h"
@@ -34,9 +35,10 @@ static void handlers_chat_stream(http_req_t *req)
         http_respond_error(req, 503, "unavailable", "the chat is not running");
         return;
     }
+    if (handlers_ws_admit_ip(req) != 0) return;
     if (ws_check_upgrade(req, &chat_server_limits(h->chat)->ws) != 0) return;
     auth_claims_t c;
-    if (handlers_authenticate_any(req, &c) != 0) {
+    if (handlers_authenticate_any(req, &c) != 0 || handlers_ws_admit_user(req, &c) != 0) {
         auth_claims_dispose(&c);
         return;
     }

@@ -322,8 +322,9 @@ static void dl_on_free(net_conn_t *c)
     free(c); /* the storage HTTP allocated (see http_req_takeover) */
 }
 
-static const net_conn_proto_t dl_proto = {dl_on_data, dl_on_eof, dl_on_timeout, dl_on_close,
-                                          dl_on_free};
+/* A download in progress is left to finish while the server drains (on_drain NULL). */
+static const net_conn_proto_t dl_proto = {dl_on_data,  dl_on_eof,  dl_on_timeout,
+                                          dl_on_close, dl_on_free, NULL};
 
 static void content_done(void *data, int status)
 {

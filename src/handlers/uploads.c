@@ -9,6 +9,7 @@
 #include "handlers/uploads.h"
 
 #include "auth/jwt.h"
+#include "handlers/admit.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -703,11 +704,13 @@ void handlers_upload_stream(http_req_t *req)
 {
     hctx_t *h = http_req_app(req);
     if (!handlers_uploads_available(req)) return;
+    if (handlers_ws_admit_ip(req) != 0) return;
     const rt_limits_t *rl = rt_server_limits(h->rt);
     if (ws_check_upgrade(req, &rl->ws) != 0) return;
     wsu_t *s = xcalloc(1, sizeof *s);
     if (handlers_authenticate_any(req, &s->claims) != 0 ||
-        !handlers_require_role(req, &s->claims, UPLOAD_ROLES, "upload guest documents")) {
+        !handlers_require_role(req, &s->claims, UPLOAD_ROLES, "upload guest documents") ||
+        handlers_ws_admit_user(req, &s->claims) != 0) {
         auth_claims_dispose(&s->claims);
         free(s);
         return;

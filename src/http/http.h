@@ -93,6 +93,9 @@ const char *http_req_id(const http_req_t *req);
 void *http_req_app(const http_req_t *req);
 uv_loop_t *http_req_loop(const http_req_t *req);
 net_worker_t *http_req_worker(const http_req_t *req);
+/* The request's connection (borrowed), or NULL once the client has gone. For connection-wide
+ * accounting (net_conn_limit_*), not for writing. */
+struct net_conn_s *http_req_conn(const http_req_t *req);
 /* A slot for the handler's own state across asynchronous steps (borrowed both ways). */
 void http_req_set_data(http_req_t *req, void *data);
 void *http_req_data(const http_req_t *req);

@@ -641,7 +641,17 @@ static void on_free(net_conn_t *c)
     free(hc);
 }
 
-static const net_conn_proto_t http1_proto = {on_data, on_eof, on_timeout, on_close, on_free};
+/* The server drains: an idle keep-alive connection closes now; one with a request in progress
+ * closes after its answer (http_respond_owned sends Connection: close while draining). */
+static void on_drain(net_conn_t *c)
+{
+    http_conn_t *hc = (http_conn_t *)c;
+    if (hc->req == NULL && hc->in.len == 0 && hc->state == CONN_IDLE)
+        net_conn_close(c, 1, hc->server->limits.linger_ms);
+}
+
+static const net_conn_proto_t http1_proto = {on_data,  on_eof,  on_timeout,
+                                             on_close, on_free, on_drain};
 
 http_server_t *http_server_new(const http_router_t *router, http_handler_cb fallback,
                                const http_limits_t *limits, const http_cors_t *cors,
@@ -860,6 +870,11 @@ uv_loop_t *http_req_loop(const http_req_t *r)
     return &r->worker->loop;
 }
 
+struct net_conn_s *http_req_conn(const http_req_t *r)
+{
+    return r->conn ? &r->conn->super : NULL;
+}
+
 net_worker_t *http_req_worker(const http_req_t *r)
 {
     return r->worker;
@@ -926,7 +941,8 @@ void http_respond_owned(http_req_t *r, int status, const char *content_type, cha
     }
     /* Errors that leave the request stream in doubt end the connection. */
     if (status == 400 || status == 408 || status == 413 || status == 414 || status == 431 ||
-        status == 505 || hc->error_status || (r->streaming && !r->body_ended))
+        status == 505 || hc->error_status || (r->streaming && !r->body_ended) ||
+        net_worker_is_draining(r->worker))
         r->keep_alive = 0;
     int no_body = r->method == HTTP_M_HEAD || status == 204 || status == 304 || status < 200;
     buf_t out;

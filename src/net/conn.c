@@ -2,6 +2,7 @@
 
 #include "core/alloc.h"
 #include "core/blob.h"
+#include "core/err.h"
 #include "core/log.h"
 
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@ typedef struct write_req_s {
     uv_write_t req;
     char *data;   /* owned storage of the tail, or NULL */
     blob_t *blob; /* a reference to the tail's blob, or NULL */
+    size_t len;   /* bytes this request queued (counted in the connection's _queued) */
     char head[];  /* the unwritten part of the head, copied */
 } write_req_t;
 
@@ -37,11 +39,24 @@ static void on_handle_closed(uv_handle_t *h)
     net_conn_unref(c); /* the handle's own reference */
 }
 
+static const char *refusal;
+
+void net_conn_set_refusal(const char *bytes)
+{
+    refusal = bytes;
+}
+
 static void close_now(net_conn_t *c)
 {
     if (c->_handle_closed || uv_is_closing((uv_handle_t *)&c->tcp)) return;
     queue_remove(&c->_node);
     c->worker->_n_conns--;
+    net__conn_total_add(-1);
+    /* The socket is gone for the peer's purposes: its address and user may connect again. */
+    net_limit_ip_release(c->_ip);
+    net_limit_user_release(c->_user);
+    c->_ip = NULL;
+    c->_user = NULL;
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
@@ -74,6 +89,9 @@ int net_conn_accept(net_worker_t *w, net_conn_t *c, const net_conn_proto_t *prot
     c->deadline = 0;
     c->_refs = 1; /* the handle's */
     c->_pending_writes = 0;
+    c->_queued = 0;
+    c->_ip = NULL;
+    c->_user = NULL;
     c->_closing = c->_lingering = c->_handle_closed = c->_reading = 0;
     queue_init(&c->_node);
     if ((rc = uv_tcp_init(&w->loop, &c->tcp)) != 0) {
@@ -83,6 +101,7 @@ int net_conn_accept(net_worker_t *w, net_conn_t *c, const net_conn_proto_t *prot
     c->tcp.data = c;
     queue_insert_tail(&w->_conns, &c->_node);
     w->_n_conns++;
+    net__conn_total_add(1);
     if ((rc = uv_accept((uv_stream_t *)&w->_listener, (uv_stream_t *)&c->tcp)) != 0) {
         /* The handle is live on the loop, so c goes away through its close callback. */
         c->_closing = 1;
@@ -104,6 +123,14 @@ int net_conn_accept(net_worker_t *w, net_conn_t *c, const net_conn_proto_t *prot
             port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
         }
         snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+        if (net_limit_ip_acquire((struct sockaddr *)&ss, &c->_ip) != 0) {
+            /* Over the per-IP limit: answer and close without handing c to the protocol, which
+             * sees only its close and free callbacks. */
+            LOG_D("conn_refused", "peer=%s reason=per_ip_limit", c->peer);
+            if (refusal) net_conn_write_owned(c, xstrdup(refusal), strlen(refusal));
+            net_conn_close(c, 1, 1000);
+            return BH_EAGAIN;
+        }
     }
     return 0;
 }
@@ -129,8 +156,10 @@ static void on_write(uv_write_t *req, int status)
     net_conn_t *c = req->handle->data;
     free(wr->data);
     blob_unref(wr->blob);
+    c->_queued -= wr->len;
+    net__outbuf_add(-(long long)wr->len);
     free(wr);
-    c->_pending_writes--;
+    if (--c->_pending_writes == 0) net__outbuf_queued_conns(-1);
     if (status < 0 && status != UV_ECANCELED && !c->_closing) {
         LOG_D("write_failed", "peer=%s err=%s", c->peer, uv_strerror(status));
         net_conn_close(c, 0, 0);
@@ -171,6 +200,7 @@ static int write2(net_conn_t *c, const char *head, size_t hl, const char *tail, 
     write_req_t *wr = xmalloc(sizeof *wr + head_left);
     wr->data = owned;
     wr->blob = blob ? blob_ref(blob) : NULL;
+    wr->len = total - done;
     uv_buf_t q[2];
     unsigned nq = 0;
     if (head_left) {
@@ -186,7 +216,9 @@ static int write2(net_conn_t *c, const char *head, size_t hl, const char *tail, 
         net_conn_close(c, 0, 0);
         return rc;
     }
-    c->_pending_writes++;
+    if (c->_pending_writes++ == 0) net__outbuf_queued_conns(1);
+    c->_queued += wr->len;
+    net__outbuf_add((long long)wr->len);
     net_conn_ref(c);
     return 0;
 }
@@ -236,6 +268,22 @@ void net_conn_close(net_conn_t *c, int graceful, unsigned linger_ms)
     }
     net_conn_ref(c);
     if (net_conn_read_start(c) != 0) close_now(c);
+}
+
+int net_conn_limit_user(net_conn_t *c, int64_t org_id, int64_t user_id)
+{
+    if (c->_user) return 0;
+    return net_limit_user_acquire(org_id, user_id, &c->_user);
+}
+
+int net_conn_limit_handshake(net_conn_t *c, unsigned *retry_ms)
+{
+    return net_limit_ip_handshake(c->_ip, uv_hrtime() / 1000000u, retry_ms);
+}
+
+int net_conn_over_budget(const net_conn_t *c)
+{
+    return net_limit_outbuf_victim(net_conn_write_queue_size(c));
 }
 
 void net_conn_ref(net_conn_t *c)

@@ -11,6 +11,7 @@
 #define BH_NET_CONN_H
 
 #include "core/queue.h"
+#include "net/limit.h"
 #include "net/worker.h"
 
 #include <stddef.h>
@@ -29,6 +30,10 @@ typedef struct net_conn_proto_s {
     void (*on_close)(net_conn_t *c);
     /* The last reference went away: free the protocol object. */
     void (*on_free)(net_conn_t *c);
+    /* Optional: the worker is draining (SIGTERM). End the connection as soon as it is between
+     * requests or messages: idle ones now, busy ones after their answer. NULL: left alone until
+     * the drain ends or the worker stops. */
+    void (*on_drain)(net_conn_t *c);
 } net_conn_proto_t;
 
 struct net_conn_s {
@@ -43,6 +48,9 @@ struct net_conn_s {
     queue_t _node; /* in worker->_conns */
     unsigned _refs;
     unsigned _pending_writes;
+    size_t _queued;   /* bytes handed to uv_write and not yet written (the global budget's share) */
+    net_ip_t *_ip;     /* this peer address's counters (limit.h), or NULL */
+    net_user_t *_user; /* the authenticated user's connection count, once admitted, or NULL */
     uv_shutdown_t _shutdown;
     unsigned _closing : 1;   /* no more protocol callbacks but on_free */
     unsigned _lingering : 1; /* FIN sent, discarding input until EOF or the deadline */
@@ -52,7 +60,9 @@ struct net_conn_s {
 
 /* Initialises c's socket on w's loop and accepts the pending connection from the listener.
  * Returns 0 or UV_E*. On failure c is freed through proto->on_free (now or from the loop): the
- * caller must not touch it again. */
+ * caller must not touch it again. Returns BH_EAGAIN when the peer's address is over
+ * BELLHOP_MAX_CONNS_PER_IP: the refusal (net_conn_set_refusal) is written, the connection closes
+ * gracefully on its own and is freed the same way. */
 int net_conn_accept(net_worker_t *w, net_conn_t *c, const net_conn_proto_t *proto);
 int net_conn_read_start(net_conn_t *c);
 void net_conn_read_stop(net_conn_t *c);
@@ -73,6 +83,16 @@ size_t net_conn_write_queue_size(const net_conn_t *c);
 void net_conn_close(net_conn_t *c, int graceful, unsigned linger_ms);
 void net_conn_ref(net_conn_t *c);
 void net_conn_unref(net_conn_t *c);
+/* The bytes written to a connection refused at accept (an HTTP 429 with a JSON body): borrowed,
+ * must stay valid while workers run. Set once before they start. */
+void net_conn_set_refusal(const char *bytes);
+/* Counts c as a connection of (org, user) until it closes. Returns 0, or BH_EAGAIN when the user
+ * is at BELLHOP_MAX_CONNS_PER_USER (nothing counted). At most once per connection. */
+int net_conn_limit_user(net_conn_t *c, int64_t org_id, int64_t user_id);
+/* One WebSocket handshake from c's address: 0, or BH_EAGAIN with *retry_ms (per-IP rate). */
+int net_conn_limit_handshake(net_conn_t *c, unsigned *retry_ms);
+/* 1 when the process is over BELLHOP_OUTBUF_BUDGET and c holds more than its share of it. */
+int net_conn_over_budget(const net_conn_t *c);
 static inline int net_conn_is_closing(const net_conn_t *c)
 {
     return c->_closing;

@@ -3,6 +3,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "net/conn.h"
+#include "net/limit.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -39,6 +40,8 @@ static void on_sweep(uv_timer_t *t)
 {
     net_worker_t *w = t->data;
     net__conn_sweep(w, uv_now(&w->loop));
+    /* Idle per-IP entries whose handshake bucket has refilled: one worker tidies for all. */
+    if (w->index == 0 && ++w->_sweeps % 50 == 0) net_limit_prune(uv_hrtime() / 1000000u);
 }
 
 static void on_async(uv_async_t *a)
@@ -180,6 +183,33 @@ void net_worker_stop(net_worker_t *w)
         return;
     }
     uv_async_send(&w->_async);
+}
+
+static void on_drain(net_worker_t *w, void *data)
+{
+    (void)data;
+    if (w->_listening) uv_close((uv_handle_t *)&w->_listener, NULL);
+    w->_listening = 0;
+    queue_t *q = w->_conns.next;
+    while (q != &w->_conns) {
+        net_conn_t *c = QUEUE_DATA(q, net_conn_t, _node);
+        q = q->next; /* the callback may unlink c */
+        if (c->_closing || c->proto->on_drain == NULL) continue;
+        net_conn_ref(c);
+        c->proto->on_drain(c);
+        net_conn_unref(c);
+    }
+}
+
+int net_worker_drain(net_worker_t *w)
+{
+    atomic_store(&w->_draining, 1);
+    return net_worker_post(w, on_drain, NULL);
+}
+
+int net_worker_is_draining(const net_worker_t *w)
+{
+    return atomic_load(&((net_worker_t *)w)->_draining);
 }
 
 int net_worker_post(net_worker_t *w, net_task_cb cb, void *data)

@@ -10,6 +10,7 @@
 
 #include "core/queue.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -43,6 +44,8 @@ struct net_worker_s {
     queue_t _conns;       /* every live net_conn_t on this loop */
     size_t _n_conns;
     int _stopping;
+    _Atomic int _draining; /* set by the drain task; read by any thread */
+    unsigned _sweeps;
     int _started;
     int _listening;
     char _readbuf[NET_READ_BUF_SIZE]; /* lent to reads; one read at a time per loop */
@@ -65,6 +68,12 @@ int net_worker_join(net_worker_t *w);
  * post any more), call this for each. Until then net_worker_post on a joined worker is safe and
  * returns UV_ECANCELED. */
 void net_worker_dispose(net_worker_t *w);
+/* Thread-safe: starts a graceful drain: the worker stops accepting (its listener closes) and asks
+ * every connection to end at its next quiet point (net_conn_proto_t.on_drain). The loop keeps
+ * running until net_worker_stop(). Returns 0 or UV_ECANCELED (already stopping). */
+int net_worker_drain(net_worker_t *w);
+/* 1 once a drain has begun. Thread-safe. */
+int net_worker_is_draining(const net_worker_t *w);
 /* Thread-safe: runs task(w, data) on w's loop soon. Returns 0, or UV_ECANCELED if w is stopping
  * (task will not run; data stays the caller's). */
 int net_worker_post(net_worker_t *w, net_task_cb task, void *data);

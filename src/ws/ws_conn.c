@@ -24,6 +24,7 @@ struct ws_conn_s {
     int close_sent;
     int close_code;
     int closed; /* on_close delivered */
+    net_bucket_t rate; /* messages from the client (lim.msg_rate) */
 };
 
 #define CLOSE_GRACE_MS 2000
@@ -194,6 +195,20 @@ static void handle_control(ws_conn_t *ws, int op, uint8_t *p, size_t len)
     }
 }
 
+/* A client over its message rate is closed (1008) rather than slowed: a well-behaved client never
+ * gets near the limit, and a flooding one would otherwise cost every other socket on the loop. */
+static int rate_ok(ws_conn_t *ws)
+{
+    if (ws->lim.msg_rate == 0) return 1;
+    if (net_bucket_take(&ws->rate, ws->lim.msg_rate, ws->lim.msg_burst,
+                        uv_now(&ws->c->worker->loop), NULL) == 0)
+        return 1;
+    LOG_I("ws_rate_limited", "peer=%s rate=%u burst=%u", ws->c->peer, ws->lim.msg_rate,
+          ws->lim.msg_burst);
+    ws_conn_close(ws, WS_CLOSE_POLICY, "message rate exceeded");
+    return 0;
+}
+
 static void handle_data(ws_conn_t *ws, const ws_frame_t *f, uint8_t *p)
 {
     size_t len = (size_t)f->len;
@@ -207,7 +222,7 @@ static void handle_data(ws_conn_t *ws, const ws_frame_t *f, uint8_t *p)
                 fail(ws, WS_CLOSE_INVALID_DATA, "text is not UTF-8");
                 return;
             }
-            ws->h->on_message(ws, f->opcode, p, len);
+            if (rate_ok(ws)) ws->h->on_message(ws, f->opcode, p, len);
             return;
         }
         ws->msg_op = f->opcode;
@@ -228,7 +243,7 @@ static void handle_data(ws_conn_t *ws, const ws_frame_t *f, uint8_t *p)
         fail(ws, WS_CLOSE_INVALID_DATA, "text is not UTF-8");
         return;
     }
-    ws->h->on_message(ws, op, (uint8_t *)ws->msg.data, ws->msg.len);
+    if (rate_ok(ws)) ws->h->on_message(ws, op, (uint8_t *)ws->msg.data, ws->msg.len);
     if (ws->msg.cap > 64 * 1024) buf_dispose(&ws->msg); /* do not keep a big buffer idle */
 }
 
@@ -275,8 +290,14 @@ static void on_net_data(net_conn_t *c, char *data, size_t len)
         buf_dispose(&ws->in);
 }
 
-static const net_conn_proto_t ws_proto = {on_net_data, on_net_eof, on_net_timeout, on_net_close,
-                                          on_net_free};
+/* The server drains (SIGTERM): streams that did not close themselves first are told to go. */
+static void on_net_drain(net_conn_t *c)
+{
+    ws_conn_close(c->data, WS_CLOSE_GOING_AWAY, "server draining: reconnect");
+}
+
+static const net_conn_proto_t ws_proto = {on_net_data, on_net_eof,  on_net_timeout,
+                                          on_net_close, on_net_free, on_net_drain};
 
 ws_conn_t *ws_accept(http_req_t *req, const ws_handler_t *h, void *udata, const ws_limits_t *lim)
 {
@@ -346,7 +367,7 @@ size_t ws_conn_outbuf(const ws_conn_t *ws)
 
 int ws_conn_is_slow(const ws_conn_t *ws)
 {
-    return net_conn_write_queue_size(ws->c) > ws->lim.max_outbuf;
+    return net_conn_write_queue_size(ws->c) > ws->lim.max_outbuf || net_conn_over_budget(ws->c);
 }
 
 void ws_conn_close(ws_conn_t *ws, int code, const char *reason)

@@ -32,6 +32,8 @@ typedef struct ws_limits_s {
     size_t max_outbuf;        /* bytes queued for the socket; beyond: the handler is told (slow) */
     unsigned heartbeat_ms;    /* ping after this much silence; close after twice as much */
     const char *allowed_origins; /* "*" or a comma-separated list; NULL/"" = same-host only */
+    unsigned msg_rate;  /* messages a second a client may send (token bucket); 0: no limit */
+    unsigned msg_burst; /* messages at once; beyond the bucket: close 1008 */
 } ws_limits_t;
 
 /* Validates an upgrade request (GET, Upgrade: websocket, Connection: upgrade, version 13, a
@@ -55,7 +57,8 @@ int ws_send(ws_conn_t *ws, int opcode, const void *p, size_t len);
 int ws_send_shared(ws_conn_t *ws, const char *prefix, size_t prefix_len, blob_t *b);
 /* Bytes waiting for the socket. */
 size_t ws_conn_outbuf(const ws_conn_t *ws);
-/* 1 once over lim->max_outbuf: the caller should stop sending and close (slow consumer). */
+/* 1 once over lim->max_outbuf, or when the process is over BELLHOP_OUTBUF_BUDGET and this
+ * connection holds more than its share: the caller should stop sending and close (slow consumer). */
 int ws_conn_is_slow(const ws_conn_t *ws);
 
 /* Starts the closing handshake with code and reason (<= 123 bytes), then ends the connection once
