@@ -3,6 +3,7 @@
 #   make run                 install missing packages, build, migrate, serve the demo on :4000
 #   make test                install, build, run every unit (ctest) and black-box (node) test
 #   make test SANITIZE=1     the same tests against an ASan+UBSan build
+#   make browser             the web client's unit tests and the console in Chromium (part of test)
 #   make build               just build build/bellhop
 #   make bench-http          wrk: bellhop /health vs nginx serving the same bytes
 
@@ -18,6 +19,8 @@ TEST_PACKAGES := curl ca-certificates
 # and deployment checks in tests/integration/prometheus.test.mjs.
 TEST_PACKAGES += prometheus nginx-light openssl systemd
 BENCH_PACKAGES := wrk nginx-light bc
+# Debian's Chromium for tests/browser (playwright-core drives it; it never downloads a browser).
+BROWSER_PACKAGES := chromium
 
 ifeq ($(SANITIZE),1)
   BUILD_DIR := build-asan
@@ -62,9 +65,19 @@ integration: build test-deps
 	cd tests/integration && BELLHOP_BIN=$(CURDIR)/$(BUILD_DIR)/bellhop BELLHOP_SANITIZE=$(SANITIZE) \
 	  node --test --test-concurrency=2 --test-reporter=spec --test-reporter-destination=stdout
 
+# The web client library's unit tests (node:test) and the console in headless Chromium against
+# the real binary (tests/browser). One file at a time: the feed-latency check wants a quiet box.
+.PHONY: browser
+browser: build test-deps
+	@scripts/install-deps.sh $(BROWSER_PACKAGES)
+	@cd tests/browser && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; }
+	cd tests/browser && BELLHOP_BIN=$(CURDIR)/$(BUILD_DIR)/bellhop BELLHOP_SANITIZE=$(SANITIZE) \
+	  node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout
+
 test: test-deps build
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory browser
 
 bench-http: build
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
