@@ -18,6 +18,9 @@ TEST_PACKAGES := curl ca-certificates
 # prometheus (with promtool), nginx-light, openssl and systemd (systemd-analyze): the monitoring
 # and deployment checks in tests/integration/prometheus.test.mjs.
 TEST_PACKAGES += prometheus nginx-light openssl systemd
+# sqlite3 (the shell): tests/integration/fault_store_locked.test.mjs locks the database from
+# another process; mount and prlimit (util-linux) are in every Debian: fault_diskfull.test.mjs.
+TEST_PACKAGES += sqlite3
 BENCH_PACKAGES := wrk nginx-light bc
 # Debian's Chromium for tests/browser (playwright-core drives it; it never downloads a browser).
 BROWSER_PACKAGES := chromium

@@ -287,6 +287,8 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     atomic_init(&srv.hctx.store_checked_ms, clock_unix_ms());
 
     signal(SIGPIPE, SIG_IGN);
+    /* Over RLIMIT_FSIZE a write must fail (EFBIG, answered as io_error), not kill the server. */
+    signal(SIGXFSZ, SIG_IGN);
     raise_nofile();
 
     rt_policy_default(&srv.hctx.policy);
