@@ -1,0 +1,2 @@
+// Types: see index.d.ts.
+export { createApi, ApiError } from './index.js';

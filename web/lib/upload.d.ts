@@ -1,0 +1,2 @@
+// Types: see index.d.ts.
+export { DocumentUpload, UploadError, DOCUMENT_TYPES } from './index.js';
