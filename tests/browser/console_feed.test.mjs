@@ -151,3 +151,25 @@ test('a server restart on the same port and data dir: the page reconnects and sh
   assert.ok(m.resumes >= 1, 'the page resumed from its offsets');
   await screenshot(page, 'feed-after-restart');
 });
+
+test('flags: a service forced back to v1 falls back to long-polling in the page, and its events still arrive', async () => {
+  const token = srv.token({ org: 1, user: 1, role: 'owner' });
+  const setFlags = async (flags) => {
+    const res = await srv.fetch('/feature-flags', { method: 'POST', token, json: flags });
+    assert.equal(res.status, 200, await res.text());
+  };
+  await page.locator('#rt-status[data-status="open"]').waitFor();
+  await setFlags({ FINANCE_REALTIME_V1: true });
+  try {
+    await page.locator('#transports', { hasText: 'long-polling for finance' }).waitFor({ timeout: 5000 });
+    await watchRows();
+    const r = await postInPage('/finance/revenue', { propertyId: 1, amountCents: 777, source: 'polled' });
+    assert.equal(r.status, 201);
+    await page.locator(`#event-list li[data-service="finance"][data-offset="${r.body.event.offset}"]`).waitFor({ timeout: 5000 });
+    const t = await postInPage('/tasks', { propertyId: 1, title: 'still streamed' });
+    await page.locator(`#event-list li[data-service="tasks"][data-offset="${t.body.event.offset}"]`).waitFor({ timeout: 5000 });
+    assert.equal(await page.locator('#rt-status').getAttribute('data-status'), 'open', 'the other services stay on the WebSocket');
+  } finally {
+    await setFlags({ FINANCE_REALTIME_V1: false });
+  }
+});

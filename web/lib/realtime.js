@@ -243,7 +243,7 @@ export class RealtimeClient {
       if (!this._positions.has(s) && validPosition(positions[s])) this._positions.set(s, { ...positions[s] });
     }
     this._save();
-    this._setStatus('open', { connectionId: this.connectionId });
+    this._setStatus('open', { connectionId: this.connectionId }, true);
   }
 
   _onClose(code, reason) {
@@ -351,6 +351,7 @@ export class RealtimeClient {
     }
     this._save();
     if (this._streamed().length === 0) this._setStatus('polling');
+    else this._setStatus(this.status, {}, true);
     this._armConfigCheck();
   }
 
@@ -451,8 +452,9 @@ export class RealtimeClient {
     if (this[name]) { this._clearTimeout(this[name]); this[name] = null; }
   }
 
-  _setStatus(status, info = {}) {
-    if (this.status === status && status !== 'reconnecting') return;
+  /** Reports a status; the same status again only when `force` (the transports changed). */
+  _setStatus(status, info = {}, force = false) {
+    if (this.status === status && status !== 'reconnecting' && !force) return;
     this.status = status;
     this._emit('status', status, { ...info, transports: this.transports });
     this._dispatch('realtime-status', { status, ...info, transports: this.transports });
