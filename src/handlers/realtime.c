@@ -7,10 +7,14 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "chat/chat.h"
+#include "upload/upload.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 void handlers_realtime_stream(http_req_t *req)
 {
@@ -176,6 +180,101 @@ void handlers_realtime_metrics(http_req_t *req)
     http_respond_json(req, 200, body);
 }
 
+static void prom_counter(buf_t *b, const char *name, const char *help, uint64_t v)
+{
+    rt_prom_family(b, name, "counter", help);
+    buf_appendf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void prom_gauge(buf_t *b, const char *name, const char *help, double v)
+{
+    rt_prom_family(b, name, "gauge", help);
+    buf_appendf(b, "%s %.17g\n", name, v);
+}
+
+static void prom_chat(buf_t *b, chat_server_t *chat)
+{
+    chat_metrics_t *m = xcalloc(1, sizeof *m);
+    chat_totals_t t;
+    chat_server_metrics(chat, m, &t);
+    prom_gauge(b, "bellhop_chat_connections", "Open chat connections.",
+               (double)atomic_load(&m->connections));
+    prom_counter(b, "bellhop_chat_connections_total", "Chat connections accepted.",
+                 atomic_load(&m->connections_total));
+    prom_counter(b, "bellhop_chat_messages_in_total", "Client messages received on chat streams.",
+                 atomic_load(&m->messages_in));
+    prom_counter(b, "bellhop_chat_messages_out_total", "Server messages sent on chat streams.",
+                 atomic_load(&m->messages_out));
+    prom_counter(b, "bellhop_chat_bytes_out_total", "Bytes of chat messages sent.",
+                 atomic_load(&m->bytes_out));
+    prom_counter(b, "bellhop_chat_deliveries_total",
+                 "Chat messages written to members' sockets (acks included).",
+                 atomic_load(&m->deliveries));
+    prom_counter(b, "bellhop_chat_rate_limited_total", "Chat messages refused by the rate limit.",
+                 atomic_load(&m->rate_limited));
+    prom_counter(b, "bellhop_chat_slow_consumer_closes_total",
+                 "Chat connections closed as slow consumers.",
+                 atomic_load(&m->slow_consumer_closes));
+    prom_counter(b, "bellhop_chat_messages_stored_total", "Chat messages persisted.", t.stored);
+    prom_counter(b, "bellhop_chat_writer_batches_total", "Chat writer transactions.", t.batches);
+    prom_counter(b, "bellhop_chat_store_errors_total", "Failed chat writer transactions.",
+                 t.store_errors);
+    rt_prom_hist(b, "bellhop_chat_latency_seconds",
+                 "Chat message arrival to write to a member's socket.", &m->latency);
+    free(m);
+}
+
+static void prom_uploads(buf_t *b, upload_srv_t *up)
+{
+    upload_stats_t u;
+    upload_srv_stats(up, &u);
+    prom_gauge(b, "bellhop_uploads_active", "Uploads being written now.", (double)u.writers);
+    prom_counter(b, "bellhop_uploads_started_total", "Uploads created.", u.created);
+    prom_counter(b, "bellhop_upload_bytes_total", "Bytes written to upload files.", u.bytes);
+    prom_counter(b, "bellhop_uploads_completed_total", "Uploads verified and stored as documents.",
+                 u.completed);
+    rt_prom_family(b, "bellhop_uploads_rejected_total", "counter",
+                   "Uploads discarded at completion, by reason.");
+    buf_appendf(b,
+                "bellhop_uploads_rejected_total{reason=\"size_mismatch\"} %llu\n"
+                "bellhop_uploads_rejected_total{reason=\"checksum_mismatch\"} %llu\n"
+                "bellhop_uploads_rejected_total{reason=\"type_mismatch\"} %llu\n",
+                (unsigned long long)u.rejected_size, (unsigned long long)u.rejected_checksum,
+                (unsigned long long)u.rejected_type);
+    prom_counter(b, "bellhop_uploads_cancelled_total", "Uploads deleted by their client.",
+                 u.cancelled);
+    prom_counter(b, "bellhop_uploads_expired_total", "Uploads deleted by the expiry sweep.",
+                 u.expired);
+}
+
+/* The usual process_* families (as client libraries export them), for sizing against limits.
+ * Reads /proc, which never waits on a disk. */
+static void prom_process(buf_t *b, const hctx_t *h)
+{
+    prom_gauge(b, "process_start_time_seconds", "Start time of the process, Unix seconds.",
+               (double)h->started_ms / 1000.0);
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages_total = 0, pages_rss = 0;
+    if (f) {
+        if (fscanf(f, "%lu %lu", &pages_total, &pages_rss) != 2) pages_rss = 0;
+        fclose(f);
+        prom_gauge(b, "process_resident_memory_bytes", "Resident memory size in bytes.",
+                   (double)pages_rss * (double)sysconf(_SC_PAGESIZE));
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        long n = 0;
+        while (readdir(d) != NULL) n++;
+        closedir(d);
+        /* ".", ".." and the descriptor of d itself. */
+        prom_gauge(b, "process_open_fds", "Open file descriptors.", (double)(n > 3 ? n - 3 : 0));
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        prom_gauge(b, "process_max_fds", "Limit of open file descriptors.",
+                   rl.rlim_cur == RLIM_INFINITY ? -1.0 : (double)rl.rlim_cur);
+}
+
 /* Prometheus text exposition format 0.0.4. Unauthenticated, like most scrape targets: it holds
  * counts only, never an organisation's data. */
 void handlers_prometheus(http_req_t *req)
@@ -211,6 +310,11 @@ void handlers_prometheus(http_req_t *req)
             atomic_load(&m->slow_consumer_closes));
     COUNTER("bellhop_stream_events_dropped_total", "Event copies not sent to closing streams.",
             atomic_load(&m->events_dropped));
+    GAUGE("bellhop_polls_held", "Long-polls waiting for events.", atomic_load(&m->polls_held));
+    COUNTER("bellhop_poll_requests_total", "Long-polls answered (with events, or none at timeout).",
+            atomic_load(&m->polls_answered));
+    COUNTER("bellhop_poll_events_total", "Events sent in long-poll answers.",
+            atomic_load(&m->poll_events));
     buf_appends(&b, "# HELP bellhop_events_published_total Events published, by service.\n"
                     "# TYPE bellhop_events_published_total counter\n");
     for (int s = 0; s < RT_SVC__COUNT; s++)
@@ -223,26 +327,11 @@ void handlers_prometheus(http_req_t *req)
         buf_appendf(&b, "bellhop_events_delivered_total{service=\"%s\"} %llu\n",
                     rt_service_name((rt_service_t)s),
                     (unsigned long long)atomic_load(&m->events_delivered[s]));
-    /* The internal histogram is finer; fold it into conventional bounds. */
-    static const double bounds_ms[] = {0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500,
-                                       5000};
-    buf_appends(&b, "# HELP bellhop_delivery_latency_seconds Publish to socket write, per "
-                    "delivered event.\n# TYPE bellhop_delivery_latency_seconds histogram\n");
-    uint64_t cum = 0;
-    int bi = 0;
-    for (size_t k = 0; k < sizeof bounds_ms / sizeof bounds_ms[0]; k++) {
-        uint64_t le_us = (uint64_t)(bounds_ms[k] * 1000);
-        while (bi < RT_HIST_BUCKETS && rt_hist_bucket_upper(bi) <= le_us)
-            cum += atomic_load(&m->latency.buckets[bi++]);
-        buf_appendf(&b, "bellhop_delivery_latency_seconds_bucket{le=\"%g\"} %llu\n",
-                    bounds_ms[k] / 1000.0, (unsigned long long)cum);
-    }
-    buf_appendf(&b, "bellhop_delivery_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
-                (unsigned long long)atomic_load(&m->latency.count));
-    buf_appendf(&b, "bellhop_delivery_latency_seconds_sum %.6f\n",
-                (double)atomic_load(&m->latency.sum_us) / 1e6);
-    buf_appendf(&b, "bellhop_delivery_latency_seconds_count %llu\n",
-                (unsigned long long)atomic_load(&m->latency.count));
+    rt_prom_hist(&b, "bellhop_delivery_latency_seconds",
+                 "Publish to socket write, per delivered event.", &m->latency);
+    if (h->chat) prom_chat(&b, h->chat);
+    if (h->uploads) prom_uploads(&b, h->uploads);
+    prom_process(&b, h);
 #undef COUNTER
 #undef GAUGE
     free(m);

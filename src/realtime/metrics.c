@@ -67,6 +67,9 @@ void rt_metrics_add(rt_metrics_t *out, const rt_metrics_t *in)
     ADD(resets);
     ADD(slow_consumer_closes);
     ADD(events_dropped);
+    ADD(polls_answered);
+    ADD(poll_events);
+    ADD(polls_held);
     for (int i = 0; i < RT_HIST_BUCKETS; i++) ADD(latency.buckets[i]);
     ADD(latency.count);
     ADD(latency.sum_us);

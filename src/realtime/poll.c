@@ -55,12 +55,16 @@ static void answer(poll_t *p, rt_event_t *const *ev, size_t n, int more, int64_t
                     "\"events\":[",
                 rt_service_name(p->svc), epoch, offset, more ? "true" : "false");
     int first = 1;
+    uint64_t sent = 0;
     for (size_t i = 0; i < n; i++) {
         if (!allows(p, ev[i]->property_id)) continue;
         if (!first) buf_appendc(&b, ',');
         first = 0;
         buf_append(&b, ev[i]->json, ev[i]->json_len);
+        sent++;
     }
+    RT_INC(p->rw->m.polls_answered, 1);
+    RT_INC(p->rw->m.poll_events, sent);
     buf_appends(&b, "]}");
     size_t len;
     char *body = buf_steal(&b, &len);
@@ -78,6 +82,7 @@ static void on_timer_closed(uv_handle_t *h)
 /* Unlinks a held poll and frees it once its timer has closed. */
 static void release(poll_t *p)
 {
+    RT_INC(p->rw->m.polls_held, -1);
     queue_remove(&p->node);
     queue_remove(&p->all);
     uv_close((uv_handle_t *)&p->timer, on_timer_closed);
@@ -182,6 +187,7 @@ void rt_poll(rt_server_t *srv, http_req_t *req, auth_claims_t *claims, rt_servic
     org_subs_t *o = rt__org_find(rw, p->org_id, 1);
     queue_insert_tail(&o->polls[svc], &p->node);
     queue_insert_tail(&rw->polls, &p->all);
+    RT_INC(rw->m.polls_held, 1);
     uv_timer_init(&w->loop, &p->timer);
     p->timer.data = p;
     uv_timer_start(&p->timer, on_timeout, timeout_ms, 0);

@@ -62,6 +62,15 @@ test('stream, upload and chat series count what clients did', async () => {
     { resume: { finance: { offset: p0.offset + 1, epoch: p0.epoch } } });
   await c2.takeEvents(1, { service: 'finance' });
 
+  // Long-polls: one answered at once, one held until an event arrives.
+  const { offset: last } = await pub({});
+  const pollNow = await a.fetch(`/v1/realtime/finance/poll?since=${last - 1}&timeout=0`, { token: owner });
+  assert.equal((await pollNow.json()).events.length, 1);
+  const held = a.fetch(`/v1/realtime/finance/poll?since=${last}&timeout=20`, { token: owner });
+  await waitFor(async () => (await metric(a, 'bellhop_polls_held')) === 1, { what: 'a held poll' });
+  await pub({});
+  assert.equal((await (await held).json()).events.length, 1);
+
   // Uploads: one completed, one rejected at verification, one cancelled.
   const guest = await checkinGuest(a, owner);
   const good = makeFile('pdf', 70000);
@@ -90,6 +99,9 @@ test('stream, upload and chat series count what clients did', async () => {
   assert.ok(v('bellhop_events_delivered_total', { service: 'finance' }) >= 2);
   assert.ok(v('bellhop_events_published_total', { service: 'finance' }) >= 2);
   assert.ok(v('bellhop_delivery_latency_seconds_count') >= 2);
+  assert.equal(v('bellhop_polls_held'), 0);
+  assert.equal(v('bellhop_poll_requests_total'), 2);
+  assert.equal(v('bellhop_poll_events_total'), 2);
   assert.equal(v('bellhop_uploads_started_total'), 3);
   assert.equal(v('bellhop_uploads_completed_total'), 1);
   assert.equal(v('bellhop_uploads_rejected_total', { reason: 'checksum_mismatch' }), 1);
@@ -148,7 +160,8 @@ test('GET /metrics passes promtool and our naming rules on every family', async 
     }
     for (const name of ['bellhop_up', 'bellhop_stream_connections', 'bellhop_events_delivered_total',
       'bellhop_delivery_latency_seconds', 'bellhop_stream_resumes_total', 'bellhop_stream_events_dropped_total',
-      'bellhop_stream_slow_consumer_closes_total', 'bellhop_upload_bytes_total', 'bellhop_uploads_completed_total',
+      'bellhop_stream_slow_consumer_closes_total', 'bellhop_polls_held', 'bellhop_poll_requests_total',
+      'bellhop_upload_bytes_total', 'bellhop_uploads_completed_total',
       'bellhop_uploads_rejected_total', 'bellhop_chat_connections', 'bellhop_chat_messages_stored_total',
       'bellhop_chat_latency_seconds', 'process_open_fds', 'process_max_fds'])
       assert.ok(fams.has(name), `exposes ${name}`);
