@@ -75,9 +75,10 @@ async function startRealtime() {
   });
   app.rt = rt;
   const pill = document.getElementById('rt-status');
-  rt.on('status', (status) => {
+  rt.on('status', (status, info) => {
     pill.textContent = status;
     pill.dataset.status = status;
+    if (info.code === 4401) logout(); // the token expired: log in again
   });
   // The seed's Example 1: each service's batches arrive as a window CustomEvent.
   for (const s of app.services) {

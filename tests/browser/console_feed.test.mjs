@@ -86,6 +86,10 @@ test('log in, and events created over HTTP appear in the feed within 100 ms of t
   await page.locator('#create-result[data-kind="ok"]').waitFor();
   await page.waitForFunction(() => document.querySelectorAll('#event-list li').length === 6);
   await screenshot(page, 'feed');
+  await page.setViewportSize({ width: 390, height: 844 }); // a phone: one column, nothing cut off
+  assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, 'no horizontal scrolling');
+  await screenshot(page, 'feed-narrow');
+  await page.setViewportSize({ width: 1280, height: 860 });
 });
 
 test('feed filters hide and show rows by service, type and property', async () => {
