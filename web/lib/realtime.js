@@ -172,9 +172,12 @@ export class RealtimeClient {
     this._closeError = null;
     ws.onopen = () => {
       if (gen !== this._gen) return;
+      // Read the services now: a config check may have moved some back while we connected.
+      const now = this._streamed();
+      if (now.length === 0) { this._gen++; this._ws = null; ws.close(1000, 'polling'); this._setStatus('polling'); return; }
       const resume = {};
-      for (const s of svcs) { const p = this._positions.get(s); if (p) resume[s] = p; }
-      const hs = { type: 'handshake', version: 1, services: svcs };
+      for (const s of now) { const p = this._positions.get(s); if (p) resume[s] = p; }
+      const hs = { type: 'handshake', version: 1, services: now };
       if (Object.keys(resume).length) hs.resume = resume;
       ws.send(JSON.stringify(hs));
     };
