@@ -6,6 +6,7 @@
 #   make browser             the web client's unit tests and the console in Chromium (part of test)
 #   make build               just build build/bellhop
 #   make bench-http          wrk: bellhop /health vs nginx serving the same bytes
+#   make fuzz                libFuzzer targets (clang, build-fuzz), FUZZ_SECONDS each (default 60)
 
 SHELL := /bin/bash
 SANITIZE ?= 0
@@ -15,6 +16,10 @@ JOBS ?= $(shell nproc)
 BUILD_PACKAGES := build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
                   libjansson-dev libsqlite3-dev libssl-dev libsodium-dev
 TEST_PACKAGES := curl ca-certificates
+# clang with its libFuzzer/sanitizer runtime (libclang-rt-dev) for `make fuzz`.
+FUZZ_PACKAGES := clang libclang-rt-dev
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 # prometheus (with promtool), nginx-light, openssl and systemd (systemd-analyze): the monitoring
 # and deployment checks in tests/integration/prometheus.test.mjs.
 TEST_PACKAGES += prometheus nginx-light openssl systemd
@@ -85,6 +90,17 @@ test: test-deps build
 bench-http: build
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
 	bench/http/run.sh $(BUILD_DIR)/bellhop
+
+# Fuzzing (fuzz/README.md): every target in fuzz/ built with clang -fsanitize=fuzzer,address,
+# undefined in build-fuzz, then run one after the other for FUZZ_SECONDS each (FUZZ_TARGETS picks
+# some). Fails on any crash, leak or timeout, leaving the input in build-fuzz/fuzz/artifacts/.
+.PHONY: fuzz
+fuzz: deps
+	@scripts/install-deps.sh $(FUZZ_PACKAGES)
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DENABLE_FUZZING=ON -DBUILD_TESTS=OFF -DWITH_POSTGRES=OFF >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_all
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh build-fuzz $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build build-asan

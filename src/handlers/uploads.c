@@ -626,6 +626,9 @@ static void do_chunk(wsu_t *s, const uint8_t *data, size_t len)
 static void on_message(ws_conn_t *ws, int opcode, uint8_t *data, size_t len)
 {
     wsu_t *s = ws_conn_udata(ws);
+    /* Messages sent together with the upgrade request arrive inside ws_accept(), before
+     * handlers_upload_stream has stored s->ws (found by fuzz/fuzz_upload_ws). */
+    s->ws = ws;
     if (opcode == WS_OP_BINARY) {
         do_chunk(s, data, len);
         return;

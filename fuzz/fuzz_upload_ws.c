@@ -1,0 +1,25 @@
+/* fuzz_upload_ws: client messages on /v2/documents/upload/stream, through the real handlers of
+ * the WebSocket document upload (handlers/uploads.c): start, resume, binary chunks, pause, complete, cancel.
+ *
+ * Byte 0 picks the read size, byte 1 the token (@T0..@T4, see app.h; 0 = owner of org 1); the
+ * rest is a list of messages separated by 0xFF, each sent as one masked text frame (binary when
+ * it starts with 0xFE) after the upgrade request. Token placeholders inside messages are expanded
+ * too. After the input every deadline fires (handshake timeout, heartbeat) and the connection
+ * closes, which runs the session's teardown. */
+#include "app.h"
+
+int fuzz_upload_ws_one(const uint8_t *data, size_t size);
+int fuzz_upload_ws_one(const uint8_t *data, size_t size)
+{
+    if (size < 2) return 0;
+    fz_app_ws("/v2/documents/upload/stream", data[1] % FZ_APP_TOKENS, data + 2, size - 2, fz_chunk_from(data[0]));
+    return 0;
+}
+
+#ifndef FUZZ_NO_MAIN
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_upload_ws_one(data, size);
+}
+#endif
