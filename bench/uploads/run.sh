@@ -23,6 +23,8 @@ cc -O2 -Wall -Wextra -o "$work/up_client" "$here/up_client.c"
 cc -O2 -Wall -Wextra -o "$work/tcp_sink" "$here/tcp_sink.c"
 
 max=$((size + 1024 * 1024))
+# Many uploads at once from one address and one user: lift the admission limits.
+BELLHOP_MAX_CONNS_PER_IP=0 BELLHOP_MAX_CONNS_PER_USER=0 BELLHOP_HANDSHAKE_RATE=0 BELLHOP_WS_MSG_RATE=0 \
 "$bin" serve --bind 127.0.0.1 --port 0 --data-dir "$work/data" --demo --log-level warn \
   --upload-max-csv "$max" --upload-max-active 100000 ${SERVER_ARGS:-} >"$work/server.out" 2>"$work/server.log" &
 srv_pid=$!
