@@ -129,6 +129,16 @@ static const option_t options[] = {
      "long-poll wait when the request gives no timeout, seconds"},
     {"poll-max-timeout", "BELLHOP_POLL_MAX_TIMEOUT_S", OPT_INT, OFF(poll_max_timeout_s), "60", 0,
      3600, "cap on a long-poll's requested timeout, seconds"},
+    /* scale-out */
+    {"redis-url", "BELLHOP_REDIS_URL", OPT_STR, OFF(redis_url), "", 0, 0,
+     "run as one node of several: redis://[:password@]host[:port][/db] (empty: one process)"},
+    {"redis-prefix", "BELLHOP_REDIS_PREFIX", OPT_STR, OFF(redis_prefix), "bh", 0, 0,
+     "Redis key prefix; every node of one deployment uses the same"},
+    {"redis-timeout", "BELLHOP_REDIS_TIMEOUT_MS", OPT_INT, OFF(redis_timeout_ms), "2000", 50,
+     600000, "Redis must answer within this, ms (else publishes get 503 and it counts as down)"},
+    {"redis-reconnect-max", "BELLHOP_REDIS_RECONNECT_MAX_MS", OPT_INT,
+     OFF(redis_reconnect_max_ms), "5000", 50, 600000,
+     "longest wait between Redis reconnection attempts (backoff from 100 ms), ms"},
     /* admission limits and operations */
     {"max-conns-per-ip", "BELLHOP_MAX_CONNS_PER_IP", OPT_INT, OFF(max_conns_per_ip), "4096", 0,
      10000000, "open connections from one address, all kinds (more: 429 at accept); 0 = no limit"},

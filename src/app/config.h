@@ -65,6 +65,11 @@ typedef struct config_s {
     int upload_max_active;
     int poll_timeout_s;
     int poll_max_timeout_s;
+    /* scale-out: the broker (broker/broker.h) */
+    char *redis_url;        /* "" = in-process broker (one node) */
+    char *redis_prefix;     /* key prefix shared by the nodes of one deployment */
+    int redis_timeout_ms;   /* publish answer deadline; a silent Redis counts as down after it */
+    int redis_reconnect_max_ms;
     /* admission limits and operations (net/limit.h, app/drain.c) */
     int max_conns_per_ip;   /* 0: none */
     int max_conns_per_user; /* stream connections, all streams together; 0: none */

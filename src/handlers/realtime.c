@@ -3,6 +3,7 @@
 
 #include "handlers/admit.h"
 
+#include "broker/broker.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -53,6 +54,11 @@ static void publish_done(void *arg, int status)
     publish_t *p = arg;
     if (status != 0) {
         http_respond_error(p->req, 503, "unavailable", "the server is shutting down");
+    } else if (p->rc == BH_EAGAIN) {
+        /* Redis (the cross-node broker) is unreachable: nothing was acknowledged, retry. */
+        http_resp_header(p->req, "Retry-After", "1");
+        http_respond_error(p->req, 503, "broker_unavailable",
+                           "the event broker is unreachable; the event was not acknowledged: retry");
     } else if (p->rc != 0) {
         http_respond_error(p->req, 503, "store_unavailable", "the event could not be stored");
     } else {
@@ -136,6 +142,23 @@ static double ms(uint64_t us)
     return (double)us / 1000.0;
 }
 
+/* The cross-node broker's state and counters (docs/ARCHITECTURE.md, "Scale-out"). */
+static json_t *broker_json(rt_hub_t *hub)
+{
+    broker_t *bk = hub ? rt_hub_broker(hub) : NULL;
+    broker_stats_t st;
+    if (bk) broker_stats(bk, &st);
+    else memset(&st, 0, sizeof st);
+    return json_pack("{s:s,s:s,s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "backend",
+                     bk ? broker_name(bk) : "local", "state", broker_state_name(st.state),
+                     "synced", st.synced || st.state == BROKER_STATE_LOCAL, "reason", st.reason,
+                     "stateSinceMs", (json_int_t)st.state_since_ms, "published",
+                     (json_int_t)st.published, "publishFailed", (json_int_t)st.publish_failed,
+                     "received", (json_int_t)st.received,
+                     "gaps", (json_int_t)st.gaps, "fills", (json_int_t)st.fills, "filled",
+                     (json_int_t)st.filled, "reconnects", (json_int_t)st.reconnects);
+}
+
 void handlers_realtime_metrics(http_req_t *req)
 {
     hctx_t *h = http_req_app(req);
@@ -175,6 +198,7 @@ void handlers_realtime_metrics(http_req_t *req)
         "resets", (json_int_t)atomic_load(&m->resets), "slowConsumerCloses",
         (json_int_t)atomic_load(&m->slow_consumer_closes), "handshakesFailed",
         (json_int_t)atomic_load(&m->handshakes_failed));
+    json_object_set_new(body, "broker", broker_json(h->hub));
     free(m);
     http_resp_header(req, "Cache-Control", "no-store");
     http_respond_json(req, 200, body);
@@ -245,6 +269,30 @@ static void prom_uploads(buf_t *b, upload_srv_t *up)
                  u.cancelled);
     prom_counter(b, "bellhop_uploads_expired_total", "Uploads deleted by the expiry sweep.",
                  u.expired);
+}
+
+static void prom_broker(buf_t *b, rt_hub_t *hub)
+{
+    broker_t *bk = rt_hub_broker(hub);
+    if (bk == NULL) return;
+    broker_stats_t st;
+    broker_stats(bk, &st);
+    rt_prom_family(b, "bellhop_broker_up", "gauge",
+                   "1 while the cross-node broker is usable (always 1 in-process).");
+    buf_appendf(b, "bellhop_broker_up{backend=\"%s\"} %d\n", broker_name(bk),
+                st.state == BROKER_STATE_LOCAL || st.state == BROKER_STATE_UP);
+    prom_counter(b, "bellhop_broker_published_total", "Events published through the broker.",
+                 st.published);
+    prom_counter(b, "bellhop_broker_publish_failures_total",
+                 "Publishes refused (503) because the broker was unreachable or slow.",
+                 st.publish_failed);
+    prom_counter(b, "bellhop_broker_received_total", "Event notifications received.", st.received);
+    prom_counter(b, "bellhop_broker_gaps_total", "Gaps detected in the notifications.", st.gaps);
+    prom_counter(b, "bellhop_broker_fills_total", "History fills from the broker (gaps, resyncs).",
+                 st.fills);
+    prom_counter(b, "bellhop_broker_filled_events_total", "Events recovered by fills.", st.filled);
+    prom_counter(b, "bellhop_broker_reconnects_total", "Broker connections re-established.",
+                 st.reconnects);
 }
 
 /* The usual process_* families (as client libraries export them), for sizing against limits.
@@ -331,6 +379,7 @@ void handlers_prometheus(http_req_t *req)
                  "Publish to socket write, per delivered event.", &m->latency);
     if (h->chat) prom_chat(&b, h->chat);
     if (h->uploads) prom_uploads(&b, h->uploads);
+    if (h->hub) prom_broker(&b, h->hub);
     prom_process(&b, h);
 #undef COUNTER
 #undef GAUGE

@@ -1,11 +1,14 @@
 #include "realtime/hub.h"
 
+#include "broker/broker.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,10 @@ typedef struct stream_s {
      * doubling up to history_max_events. */
     rt_event_t **ring;
     size_t cap, first, count;
+    /* With a sequencing broker (Redis) only: the broker thread's delivery state (under lock),
+     * and publishers waiting for their own event to come back (read-your-writes). */
+    broker_gap_t gap;
+    uv_cond_t applied;
 } stream_t;
 
 struct rt_hub_s {
@@ -35,7 +42,15 @@ struct rt_hub_s {
     size_t n_buckets, n_streams;
     rt_sink_cb sink;
     void *sink_data;
+    broker_t *broker; /* borrowed; NULL or local: this process sequences */
+    char gen[64];     /* the Redis data set's generation (under lock); "" until known */
+    int sync_wait_ms;
 };
+
+static int remote(const rt_hub_t *hub)
+{
+    return hub->broker != NULL && broker_sequences(hub->broker);
+}
 
 static size_t hash(int64_t org, rt_service_t s, size_t n)
 {
@@ -52,6 +67,19 @@ static void new_epoch(char out[RT_EPOCH_LEN + 1])
         memcpy(raw, &t, sizeof raw < sizeof t ? sizeof raw : sizeof t);
     }
     for (size_t i = 0; i < sizeof raw; i++) snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* With Redis, a stream nobody has published to yet must show the same epoch on every node, or a
+ * client that read it on one node would be reset on another: it is derived from the data set's
+ * generation, which changes only when Redis loses its data (exactly when epochs must change). */
+static void derived_epoch(const char *gen, int64_t org, rt_service_t svc,
+                          char out[RT_EPOCH_LEN + 1])
+{
+    char in[128];
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    int n = snprintf(in, sizeof in, "%s:%lld:%s", gen, (long long)org, rt_service_name(svc));
+    SHA256((const unsigned char *)in, (size_t)n, d);
+    for (size_t i = 0; i < RT_EPOCH_LEN / 2; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
 static void rehash(rt_hub_t *hub)
@@ -87,8 +115,11 @@ static stream_t *lookup(rt_hub_t *hub, int64_t org, rt_service_t svc, int create
         s->service = svc;
         uv_mutex_init(&s->lock);
         uv_mutex_init(&s->wlock);
+        uv_cond_init(&s->applied);
         if (epoch)
             snprintf(s->epoch, sizeof s->epoch, "%.16s", epoch);
+        else if (hub->gen[0])
+            derived_epoch(hub->gen, org, svc, s->epoch);
         else
             new_epoch(s->epoch);
         s->head = head;
@@ -123,6 +154,7 @@ void rt_hub_free(rt_hub_t *hub)
             free(s->ring);
             uv_mutex_destroy(&s->lock);
             uv_mutex_destroy(&s->wlock);
+            uv_cond_destroy(&s->applied);
             free(s);
             s = next;
         }
@@ -191,8 +223,15 @@ static int on_loaded_event(const store_event_t *e, void *data)
     return 0;
 }
 
+static void start_broker(rt_hub_t *hub);
+
 int rt_hub_load(rt_hub_t *hub)
 {
+    if (remote(hub)) {
+        /* Redis holds the history: the first resync loads it (see the broker section). */
+        start_broker(hub);
+        return 0;
+    }
     store_stream_t *streams = NULL;
     size_t n = 0;
     int rc = store_streams_load(hub->store, &streams, &n);
@@ -213,12 +252,15 @@ int rt_hub_load(rt_hub_t *hub)
 
 /* ---- publish ------------------------------------------------------------------------------------ */
 
+static int publish_remote(rt_hub_t *hub, stream_t *s, const rt_event_in_t *in, int64_t *offset);
+
 int rt_hub_publish(rt_hub_t *hub, const rt_event_in_t *in, int64_t *offset)
 {
     if ((unsigned)in->service >= RT_SVC__COUNT || !rt_event_type_valid(in->type) ||
         !json_is_object(in->data) || in->org_id <= 0 || in->property_id < 0)
         return BH_EINVAL;
     stream_t *s = lookup(hub, in->org_id, in->service, 1, NULL, 0);
+    if (remote(hub)) return publish_remote(hub, s, in, offset);
     uv_mutex_lock(&s->wlock);
     /* Only publishers change head and epoch, and they hold wlock: reading them needs no lock. */
     int64_t now = clock_unix_ms();
@@ -285,6 +327,10 @@ rt_since_t rt_hub_since(rt_hub_t *hub, int64_t org_id, rt_service_t svc, const c
         /* Nothing was ever published: no epoch can be wrong, nothing can be missed. */
     } else if (epoch && *epoch && strcmp(epoch, s->epoch) != 0) {
         r = RT_SINCE_EPOCH;
+    } else if (after > s->head && after >= 0 && remote(hub)) {
+        /* This node has not heard of offsets the client saw on another node yet (they are on
+         * their way from Redis). The epoch matches, so the offset came from Redis: start the
+         * client there; what follows reaches it live, nothing before it is sent twice. */
     } else if (after > s->head || after < 0) {
         r = RT_SINCE_FUTURE;
     } else if (after < s->head) {
@@ -311,9 +357,277 @@ rt_since_t rt_hub_since(rt_hub_t *hub, int64_t org_id, rt_service_t svc, const c
 
 int rt_hub_prune(rt_hub_t *hub)
 {
+    if (remote(hub)) return 0; /* the publish script trims the Redis history */
     int64_t deleted = 0;
     int rc = store_events_prune(hub->store, clock_unix_ms() - hub->cfg.history_max_age_ms,
                                 hub->cfg.history_max_events, &deleted);
     if (rc == 0 && deleted > 0) LOG_D("history_pruned", "events=%lld", (long long)deleted);
     return rc;
+}
+
+/* ---- the Redis broker ------------------------------------------------------------------------- *
+ *
+ * With a sequencing broker the hub no longer assigns offsets: the publish script does, in Redis,
+ * and every node (this one included) applies events as the broker thread hears them, in offset
+ * order per stream. The broker thread is the only writer of head, epoch and ring then; loops
+ * read them under the stream's lock as before. */
+
+void rt_hub_set_broker(rt_hub_t *hub, broker_t *b, int wait_ms)
+{
+    hub->broker = b;
+    hub->sync_wait_ms = wait_ms > 0 ? wait_ms : 5000;
+}
+
+broker_t *rt_hub_broker(rt_hub_t *hub)
+{
+    return hub->broker;
+}
+
+static int64_t unix_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void ring_clear(stream_t *s)
+{
+    while (s->count) ring_drop_oldest(s);
+}
+
+/* Applies one event (offset == head + 1) and hands it to the sink. Stream lock held. */
+static void apply_locked(rt_hub_t *hub, stream_t *s, const broker_event_t *b)
+{
+    rt_event_t *e = rt_event_from_json(s->org_id, s->service, b->property_id, b->offset, b->ts_ms,
+                                       b->json, b->json_len);
+    if (b->pub_us > 0) {
+        /* Delivery latency across processes: the publisher's wall clock, mapped onto ours. */
+        int64_t age_us = unix_us() - b->pub_us;
+        uint64_t now = clock_mono_ns();
+        if (age_us >= 0 && (uint64_t)age_us * 1000 < now) e->pub_ns = now - (uint64_t)age_us * 1000;
+    }
+    s->head = b->offset;
+    ring_trim_age(hub, s, clock_unix_ms());
+    ring_push(hub, s, rt_event_ref(e));
+    if (hub->sink) hub->sink(hub->sink_data, rt_event_ref(e));
+    rt_event_unref(e);
+    uv_cond_broadcast(&s->applied);
+}
+
+static stream_t *stream_named(rt_hub_t *hub, int64_t org, const char *svc_name)
+{
+    rt_service_t svc;
+    if (org <= 0 || rt_service_parse(svc_name, &svc) != 0) return NULL; /* not in this build */
+    return lookup(hub, org, svc, 1, NULL, 0);
+}
+
+static void on_generation(void *data, const char *gen)
+{
+    rt_hub_t *hub = data;
+    uv_mutex_lock(&hub->lock);
+    snprintf(hub->gen, sizeof hub->gen, "%s", gen);
+    /* Streams created before the generation was known and never published to take the epoch
+     * every other node shows for them. */
+    for (size_t i = 0; i < hub->n_buckets; i++)
+        for (stream_t *s = hub->buckets[i]; s; s = s->next) {
+            uv_mutex_lock(&s->lock);
+            if (s->head == 0 && s->count == 0) derived_epoch(gen, s->org_id, s->service, s->epoch);
+            uv_mutex_unlock(&s->lock);
+        }
+    uv_mutex_unlock(&hub->lock);
+}
+
+static int on_remote_event(void *data, const broker_event_t *ev, int64_t *after,
+                           char epoch[BROKER_EPOCH_LEN + 1])
+{
+    rt_hub_t *hub = data;
+    stream_t *s = stream_named(hub, ev->org_id, ev->service);
+    if (s == NULL) return BROKER_DUP;
+    uv_mutex_lock(&s->lock);
+    int act;
+    if (strcmp(s->epoch, ev->epoch) != 0) {
+        /* Another epoch: our state is stale (Redis lost its data, or this stream was never
+         * synced here). Only a fill can tell where to start. */
+        if (s->gap.filling) {
+            if (ev->offset > s->gap.dropped_max) s->gap.dropped_max = ev->offset;
+            act = BROKER_DUP;
+        } else {
+            s->gap.filling = 1;
+            s->gap.dropped_max = 0;
+            act = BROKER_FILL;
+        }
+    } else {
+        act = broker_gap_on_note(&s->gap, s->head, ev->offset);
+        if (act == BROKER_APPLY) apply_locked(hub, s, ev);
+    }
+    if (act == BROKER_FILL) {
+        *after = s->head;
+        memcpy(epoch, s->epoch, RT_EPOCH_LEN + 1);
+    }
+    uv_mutex_unlock(&s->lock);
+    return act;
+}
+
+static int on_fill_begin(void *data, int64_t org, const char *svc, int64_t *after,
+                         char epoch[BROKER_EPOCH_LEN + 1])
+{
+    rt_hub_t *hub = data;
+    stream_t *s = stream_named(hub, org, svc);
+    if (s == NULL) return 0;
+    uv_mutex_lock(&s->lock);
+    int start = !s->gap.filling;
+    if (start) {
+        s->gap.filling = 1;
+        s->gap.dropped_max = 0;
+        *after = s->head;
+        memcpy(epoch, s->epoch, RT_EPOCH_LEN + 1);
+    }
+    uv_mutex_unlock(&s->lock);
+    return start;
+}
+
+static int on_fill_apply(void *data, int64_t org, const char *svc, int exists, const char *epoch,
+                         int64_t remote_head, const broker_event_t *ev, size_t n, int64_t *after,
+                         char epoch_out[BROKER_EPOCH_LEN + 1])
+{
+    rt_hub_t *hub = data;
+    stream_t *s = stream_named(hub, org, svc);
+    if (s == NULL) return 0;
+    uv_mutex_lock(&s->lock);
+    if (exists <= 0) {
+        /* Aborted (disconnected) or not in Redis: nothing to apply, not filling any more. */
+        s->gap.filling = 0;
+        s->gap.dropped_max = 0;
+        uv_mutex_unlock(&s->lock);
+        return 0;
+    }
+    if (strcmp(s->epoch, epoch) != 0) {
+        LOG_W("stream_epoch_adopted", "org=%lld service=%s old=%s new=%s", (long long)org, svc,
+              s->epoch, epoch);
+        ring_clear(s);
+        snprintf(s->epoch, sizeof s->epoch, "%.16s", epoch);
+        s->head = n ? ev[0].offset - 1 : remote_head;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].offset <= s->head) continue;
+        if (ev[i].offset > s->head + 1) {
+            /* Trimmed from Redis before this node could fetch them: a hole nobody can fill.
+             * The ring restarts so that a resume across it is answered "too old". */
+            LOG_W("stream_history_lost", "org=%lld service=%s from=%lld to=%lld", (long long)org,
+                  svc, (long long)s->head + 1, (long long)ev[i].offset - 1);
+            ring_clear(s);
+            s->head = ev[i].offset - 1;
+        }
+        apply_locked(hub, s, &ev[i]);
+    }
+    if (n == 0 && s->head < remote_head) {
+        LOG_W("stream_history_lost", "org=%lld service=%s from=%lld to=%lld", (long long)org, svc,
+              (long long)s->head + 1, (long long)remote_head);
+        ring_clear(s);
+        s->head = remote_head;
+        uv_cond_broadcast(&s->applied);
+    }
+    int again = broker_gap_after_fill(&s->gap, s->head, remote_head);
+    if (again) {
+        *after = s->head;
+        memcpy(epoch_out, s->epoch, RT_EPOCH_LEN + 1);
+    }
+    uv_mutex_unlock(&s->lock);
+    return again;
+}
+
+static void start_broker(rt_hub_t *hub)
+{
+    broker_hooks_t hooks = {
+        .data = hub,
+        .on_generation = on_generation,
+        .on_event = on_remote_event,
+        .fill_begin = on_fill_begin,
+        .fill_apply = on_fill_apply,
+    };
+    int rc = broker_start(hub->broker, &hooks);
+    if (rc != 0) {
+        LOG_E("broker_start_failed", "err=%s", err_str(rc));
+        return;
+    }
+    if (broker_wait_synced(hub->broker, hub->sync_wait_ms) != 0)
+        LOG_W("broker_not_synced", "wait_ms=%d note=\"serving local clients; publishes answer 503 "
+              "until Redis is reachable\"", hub->sync_wait_ms);
+}
+
+/* The event JSON of rt_event_new, in the three parts around what only Redis knows (the epoch
+ * and the offset): A EPOCH-OFFSET B OFFSET C. Returns 0 or BH_EINVAL. Parts are new strings. */
+int rt__hub_event_parts(const rt_event_in_t *in, int64_t ts_ms, char **a, char **b, char **c)
+{
+    char ts[32];
+    clock_iso8601_ms(ts_ms, ts, sizeof ts);
+    json_t *mid = json_pack("{s:s,s:s,s:I,s:o}", "service", rt_service_name(in->service), "type",
+                            in->type, "orgId", (json_int_t)in->org_id, "propertyId",
+                            in->property_id ? json_integer(in->property_id) : json_null());
+    json_t *tail = json_pack("{s:s,s:O}", "timestamp", ts, "data", in->data);
+    char *m = mid ? json_dumps(mid, JSON_COMPACT) : NULL;
+    char *t = tail ? json_dumps(tail, JSON_COMPACT) : NULL;
+    json_decref(mid);
+    json_decref(tail);
+    if (m == NULL || t == NULL) {
+        free(m);
+        free(t);
+        return BH_EINVAL;
+    }
+    /* m = {"service":...,"propertyId":X}  ->  ","service":...,"propertyId":X,"offset":
+     * t = {"timestamp":...,"data":{...}}  ->  ,"timestamp":...,"data":{...}} */
+    size_t ml = strlen(m);
+    *a = xstrdup("{\"id\":\"");
+    *b = xmalloc(ml + 16);
+    snprintf(*b, ml + 16, "\",%.*s,\"offset\":", (int)(ml - 2), m + 1);
+    *c = xmalloc(strlen(t) + 2);
+    snprintf(*c, strlen(t) + 2, ",%s", t + 1);
+    free(m);
+    free(t);
+    return 0;
+}
+
+static int publish_remote(rt_hub_t *hub, stream_t *s, const rt_event_in_t *in, int64_t *offset)
+{
+    int64_t now = clock_unix_ms();
+    char *a, *b, *c;
+    if (rt__hub_event_parts(in, now, &a, &b, &c) != 0) return BH_EINVAL;
+    char new_epoch[RT_EPOCH_LEN + 1];
+    uv_mutex_lock(&s->lock);
+    memcpy(new_epoch, s->epoch, sizeof new_epoch);
+    uv_mutex_unlock(&s->lock);
+    broker_publish_t p = {
+        .org_id = in->org_id,
+        .service = rt_service_name(in->service),
+        .property_id = in->property_id,
+        .ts_ms = now,
+        .min_ts_ms = now - hub->cfg.history_max_age_ms,
+        .max_events = (int64_t)hub->cfg.history_max_events,
+        .new_epoch = new_epoch,
+        .json_a = a,
+        .json_b = b,
+        .json_c = c,
+    };
+    int64_t off = 0;
+    char epoch[BROKER_EPOCH_LEN + 1];
+    int rc = broker_publish(hub->broker, &p, &off, epoch);
+    free(a);
+    free(b);
+    free(c);
+    if (rc != 0) {
+        LOG_W("publish_failed", "org=%lld service=%s broker=redis err=%s", (long long)in->org_id,
+              rt_service_name(in->service), err_str(rc));
+        return rc == BH_EAGAIN ? BH_EAGAIN : BH_ESTORE;
+    }
+    /* Acknowledged by Redis. Wait (briefly) until this node has applied it, so that the answer's
+     * position and an immediate resume here include it; on timeout it is still published. */
+    uint64_t end = clock_mono_ns() + (uint64_t)hub->sync_wait_ms * 1000000ull;
+    uv_mutex_lock(&s->lock);
+    while (!(strcmp(s->epoch, epoch) == 0 && s->head >= off)) {
+        uint64_t t = clock_mono_ns();
+        if (t >= end || uv_cond_timedwait(&s->applied, &s->lock, end - t) != 0) break;
+    }
+    uv_mutex_unlock(&s->lock);
+    *offset = off;
+    return 0;
 }

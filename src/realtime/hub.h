@@ -6,11 +6,17 @@
  * durable. The history (bounded by count and age, reloaded from the store at start) serves
  * resumes without touching the disk.
  *
- * Threads: rt_hub_publish blocks on the store and must run on the thread pool (inside a
- * store_submit work function). Everything else is safe from any thread and never blocks on I/O. */
+ * With a sequencing broker (Redis, rt_hub_set_broker) offsets, epochs and history live in Redis:
+ * a publish goes through the broker's script and every node applies events as its broker thread
+ * hears them (the hub's sink is then called on that thread); the local ring is a cache kept in
+ * sync, gaps filled from the Redis history. See docs/ARCHITECTURE.md, "Scale-out".
+ *
+ * Threads: rt_hub_publish blocks on the store (or on Redis) and must run on the thread pool (inside
+ * a store_submit work function). Everything else is safe from any thread and never blocks on I/O. */
 #ifndef BH_REALTIME_HUB_H
 #define BH_REALTIME_HUB_H
 
+#include "broker/broker.h"
 #include "realtime/event.h"
 #include "store/store.h"
 
@@ -34,9 +40,17 @@ void rt_hub_free(rt_hub_t *hub);
 /* Loads stream heads and the history window from the store. Start-up only (blocks). */
 int rt_hub_load(rt_hub_t *hub);
 void rt_hub_set_sink(rt_hub_t *hub, rt_sink_cb cb, void *data);
+/* Uses b (borrowed; it must outlive the hub's use, i.e. be freed after the workers stop and
+ * before the hub) for cross-node events. Before rt_hub_load, which starts it when it sequences.
+ * wait_ms bounds the start-up wait for the first resync and a publisher's wait for its own event
+ * to come back (read-your-writes); 0: 5000. */
+void rt_hub_set_broker(rt_hub_t *hub, broker_t *b, int wait_ms);
+/* The broker set (borrowed), or NULL. */
+broker_t *rt_hub_broker(rt_hub_t *hub);
 
 /* Publishes one event. On success *offset gets its offset. Returns 0, BH_EINVAL (bad type,
- * service or data), or BH_ESTORE (nothing was published). Thread pool only. */
+ * service or data), BH_ESTORE (nothing was published), or, with Redis, BH_EAGAIN (Redis is
+ * unreachable or did not answer in time: retry; the event is not acknowledged). Thread pool only. */
 int rt_hub_publish(rt_hub_t *hub, const rt_event_in_t *ev, int64_t *offset);
 
 /* The current head offset and epoch (NUL-terminated, RT_EPOCH_LEN chars) of a stream. */
@@ -56,6 +70,10 @@ typedef enum {
 rt_since_t rt_hub_since(rt_hub_t *hub, int64_t org_id, rt_service_t s, const char *epoch,
                         int64_t after, size_t max, rt_event_t ***out, size_t *n, int *more,
                         int64_t *head);
+
+/* For tests and the broker: the JSON of rt_event_new as three new strings around the epoch-offset
+ * id and the offset (A EPOCH-OFFSET B OFFSET C). Returns 0 or BH_EINVAL. */
+int rt__hub_event_parts(const rt_event_in_t *in, int64_t ts_ms, char **a, char **b, char **c);
 
 /* Drops history past the window, in memory and in the store. Thread pool only. */
 int rt_hub_prune(rt_hub_t *hub);
