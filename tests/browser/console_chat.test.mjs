@@ -73,6 +73,18 @@ test('two users: presence, typing, messages, read receipts and history paging', 
   await meera.locator('#messages li.mine', { hasText: 'hi Priya' }).locator('.receipt', { hasText: 'Seen by Priya Front Desk' }).waitFor();
   await screenshot(priya, 'chat');
 
+  // A direct room from the people list: Meera opens it, Priya gets an unread badge for it.
+  await meera.getByRole('button', { name: 'Message Priya Front Desk directly' }).click();
+  const dm = `dm-${Math.min(meeraId, priyaId)}-${Math.max(meeraId, priyaId)}`;
+  await meera.locator(`#rooms button[data-room-id="${dm}"][aria-current="true"]`).waitFor();
+  await meera.locator('#chat-input:not([disabled])').waitFor();
+  await meera.getByRole('textbox', { name: 'Message' }).fill('just between us');
+  await meera.getByRole('button', { name: 'Send' }).click();
+  await meera.locator('#messages li.mine', { hasText: 'just between us' }).waitFor();
+  await priya.locator(`#rooms button[data-room-id="${dm}"] .unread`, { hasText: '1' }).waitFor({ timeout: 10000 }); // rooms are refreshed every 4 s
+  await priya.locator(`#rooms button[data-room-id="${dm}"]`).click();
+  await priya.locator('#messages li', { hasText: 'just between us' }).waitFor();
+
   // Leaving: Priya closes the page; after the grace period Meera sees her offline.
   await priya.close();
   await meera.locator(`#people li[data-user-id="${priyaId}"][data-status="offline"]`).waitFor({ timeout: 5000 });

@@ -1,7 +1,9 @@
 // The chat page: rooms (with unread counts), history paging, messages, the typing indicator,
 // who is online, and read receipts under your own messages.
-import { ChatClient } from '../lib/chat.js';
+import { ChatClient, canonicalRoomId } from '../lib/chat.js';
 import { h, clear, fmtTime } from './dom.js';
+
+const ROOMS_REFRESH_MS = 4000;
 
 export function renderChat(main, app) {
   const me = app.session.user;
@@ -74,9 +76,18 @@ export function renderChat(main, app) {
     const order = { online: 0, away: 1, offline: 2 };
     const members = [...r.members.values()].sort((a, b) => (order[a.status] ?? 3) - (order[b.status] ?? 3) || String(a.userName).localeCompare(b.userName));
     for (const u of members) {
+      let dm = null;
+      if (u.userId !== me.id) {
+        dm = h('button', { type: 'button', class: 'secondary small', 'aria-label': `Message ${u.userName} directly` }, 'DM');
+        dm.addEventListener('click', () => {
+          const id = canonicalRoomId(`dm-${me.id}-${u.userId}`);
+          roomNames.set(id, `Direct: ${u.userName}`);
+          openRoom(id);
+        });
+      }
       people.append(h('li', { dataset: { userId: String(u.userId), status: u.status || 'offline' } },
         h('span', { class: `dot ${u.status || 'offline'}`, 'aria-hidden': 'true' }), `${u.userName}${u.userId === me.id ? ' (you)' : ''}`,
-        h('span', { class: 'hint' }, ` ${u.status || 'offline'}`)));
+        h('span', { class: 'hint' }, ` ${u.status || 'offline'}`), dm));
     }
   }
 
@@ -169,19 +180,33 @@ export function renderChat(main, app) {
       h('section', { class: 'card chat-main', 'aria-labelledby': 'room-title' }, title, older, list, typing, composer, status),
       h('aside', { class: 'card', 'aria-labelledby': 'people-title' }, h('h2', { class: 'h3', id: 'people-title' }, 'People'), people)));
 
-  (async () => {
+  // Messages reach only connections that joined the room, so rooms this page has not opened
+  // (a new direct room, say) are found, with their unread counts, by asking every few seconds.
+  let roomsTimer = null;
+  let closed = false;
+  async function refreshRooms() {
+    roomsTimer = null;
     try {
-      const [props, rooms] = await Promise.all([app.api.get('/properties'), app.api.get('/v2/collaboration/rooms')]);
-      for (const p of props.items) roomNames.set(`property-${p.id}`, p.name);
+      const rooms = await app.api.get('/v2/collaboration/rooms');
+      if (closed) return;
       for (const r of rooms.items) {
         if (!roomNames.has(r.roomId)) roomNames.set(r.roomId, r.kind === 'dm' ? `Direct: ${r.roomId}` : r.roomId);
-        unread.set(r.roomId, r.unreadCount);
+        if (r.roomId !== room && !chat.rooms.has(r.roomId)) unread.set(r.roomId, r.unreadCount);
       }
+      renderRooms();
+    } catch { /* the next round may work */ }
+    if (!closed) roomsTimer = setTimeout(refreshRooms, ROOMS_REFRESH_MS);
+  }
+
+  (async () => {
+    try {
+      const props = await app.api.get('/properties');
+      for (const p of props.items) roomNames.set(`property-${p.id}`, p.name);
     } catch (err) { status.textContent = `Could not load rooms: ${err.message}`; }
-    renderRooms();
+    await refreshRooms();
     try { await chat.connect(); } catch (err) { status.textContent = `Chat unavailable: ${err.message}`; return; }
     openRoom(new URLSearchParams(location.hash.split('?')[1] || '').get('room') || 'org');
   })();
 
-  return () => { document.removeEventListener('visibilitychange', onVisible); chat.close(); };
+  return () => { closed = true; if (roomsTimer) clearTimeout(roomsTimer); document.removeEventListener('visibilitychange', onVisible); chat.close(); };
 }
