@@ -222,7 +222,7 @@ test('deploy/: promtool accepts the scrape config and rules; the dashboard names
   const ids = dash.panels.map((p) => p.id);
   assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
   const titles = panels.map((p) => p.title.toLowerCase()).join(' | ');
-  for (const w of ['connections', 'deliveries', 'latency', 'drops', 'resumes', 'upload', 'chat'])
+  for (const w of ['connections', 'deliveries', 'latency', 'drops', 'resumes', 'upload', 'chat', 'broker', 'long-poll'])
     assert.ok(titles.includes(w), `a panel about ${w}`);
   let exprs = 0;
   for (const p of panels) {
@@ -238,6 +238,19 @@ test('deploy/: promtool accepts the scrape config and rules; the dashboard names
 
   const alerts = readFileSync(join(DEPLOY, 'bellhop-alerts.yml'), 'utf8');
   for (const n of names(alerts)) assert.ok(exposed.has(n), `alert rules: ${n} is not in /metrics`);
+});
+
+test('every BELLHOP_* variable named in deploy/ and docs/DEPLOYMENT.md is one bellhop --help lists', () => {
+  const help = run(BIN, ['--help']);
+  assert.equal(help.status, 0, help.stderr);
+  const known = new Set(help.stdout.match(/BELLHOP_[A-Z0-9_]+/g));
+  assert.ok(known.size > 30);
+  const files = ['bellhop.env', 'bellhop.service', 'nginx.conf', 'prometheus.yml'].map((f) => join(DEPLOY, f));
+  files.push(join(ROOT, 'docs', 'DEPLOYMENT.md'));
+  for (const f of files) {
+    for (const name of new Set(readFileSync(f, 'utf8').match(/BELLHOP_[A-Z0-9_]+/g) || []))
+      assert.ok(known.has(name), `${f}: ${name} is not a bellhop option`);
+  }
 });
 
 /** GET over TLS, accepting the test's self-signed certificate. */
