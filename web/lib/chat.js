@@ -79,6 +79,7 @@ export class ChatClient {
     this._retryTimer = null;
     this._heartbeatTimer = null;
     this._readyWaiters = [];
+    this._live = new Set(); // rooms joined on the current connection
   }
 
   on(type, cb) {
@@ -155,8 +156,11 @@ export class ChatClient {
     if (!CLIENT_MSG_ID_RE.test(cid)) throw new TypeError('clientMsgId: 1..64 printable ASCII characters');
     this._endTyping(id, false); // the server ends typing on a message
     return new Promise((resolve, reject) => {
-      this._unacked.set(cid, { roomId: id, text, resolve, reject, clientMsgId: cid });
-      this._sendRaw({ type: 'message', roomId: id, clientMsgId: cid, text });
+      const u = { roomId: id, text, resolve, reject, clientMsgId: cid, sentGen: -1 };
+      this._unacked.set(cid, u);
+      // A room being (re)joined gets its messages once `joined` arrives: the server refuses
+      // messages for a room whose join it has not finished (not_joined).
+      if (this._live.has(id) || !this._joined.has(id)) this._sendMessage(u);
     });
   }
 
@@ -210,6 +214,12 @@ export class ChatClient {
     if (send) this._sendRaw({ type: 'typing', roomId, state: 'stop' });
   }
 
+  _sendMessage(u) {
+    if (!this._ws || this.status !== 'open') return;
+    u.sentGen = this._gen;
+    this._sendRaw({ type: 'message', roomId: u.roomId, clientMsgId: u.clientMsgId, text: u.text });
+  }
+
   _msgId(v) {
     if (!Number.isSafeInteger(v) || v <= 0) throw new TypeError('messageId: a positive integer');
     return v;
@@ -246,6 +256,7 @@ export class ChatClient {
     if (gen !== this._gen || !this._wanted) return;
     const ws = new this._WebSocket(`${this._wsBase}/v2/collaboration/chat/stream?access_token=${encodeURIComponent(token)}`);
     this._ws = ws;
+    this._live = new Set();
     this._expectSeq = 0;
     ws.onmessage = (ev) => { if (gen === this._gen) this._onMessage(ev.data); };
     ws.onerror = () => {};
@@ -323,10 +334,12 @@ export class ChatClient {
         const room = { members: new Map(), typing: new Map(), lastReadId: m.lastReadId ?? 0 };
         for (const u of Array.isArray(m.members) ? m.members : []) room.members.set(u.userId, u);
         this.rooms.set(m.roomId, room);
+        this._live.add(m.roomId);
         this._settle('joined', m.roomId, m);
+        for (const u of this._unacked.values()) if (u.roomId === m.roomId && u.sentGen !== this._gen) this._sendMessage(u);
         break;
       }
-      case 'left': this._settle('left', m.roomId, m); break;
+      case 'left': this._live.delete(m.roomId); this._settle('left', m.roomId, m); break;
       case 'history': this._settle('history', m.roomId, m); break;
       case 'ack': {
         const u = this._unacked.get(m.clientMsgId);
@@ -367,12 +380,13 @@ export class ChatClient {
     this._backoff.reset();
     this._setStatus('open', { connectionId: m.connectionId });
     this._armHeartbeat(Number.isSafeInteger(m.heartbeatMs) && m.heartbeatMs > 0 ? m.heartbeatMs : 25000);
-    // Rejoin first (the answers bring what was missed), then resend what was never acknowledged.
+    // Rejoin (the answers bring what was missed); what was never acknowledged is sent again,
+    // with its clientMsgId, as each room's `joined` arrives.
     for (const id of this._joined) {
       if (!this._pending.some((p) => p.kind === 'joined' && p.roomId === id)) this._pending.push({ kind: 'joined', roomId: id, resolve: () => {}, reject: () => {} });
       this._sendRaw({ type: 'join', roomId: id });
     }
-    for (const u of this._unacked.values()) this._sendRaw({ type: 'message', roomId: u.roomId, clientMsgId: u.clientMsgId, text: u.text });
+    for (const u of this._unacked.values()) if (!this._joined.has(u.roomId)) this._sendMessage(u);
     for (const w of this._readyWaiters.splice(0)) w.resolve(m);
     this._emit('ready', m);
   }
@@ -388,7 +402,7 @@ export class ChatClient {
       } else {
         const u = this._unacked.get(m.clientMsgId);
         const wait = m.code === 'rate_limited' && Number.isSafeInteger(m.retryAfterMs) ? m.retryAfterMs : this._backoff.next();
-        this._setTimeout(() => { if (this._unacked.has(u.clientMsgId)) this._sendRaw({ type: 'message', roomId: u.roomId, clientMsgId: u.clientMsgId, text: u.text }); }, wait);
+        this._setTimeout(() => { if (this._unacked.has(u.clientMsgId)) this._sendMessage(u); }, wait);
       }
     } else if (m.roomId) {
       if (['unknown_room', 'room_forbidden', 'too_many_rooms'].includes(m.code)) this._joined.delete(m.roomId);
