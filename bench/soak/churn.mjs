@@ -31,7 +31,7 @@ const T = {
   admin: token(1, 2, 'admin'),
   svc: token(1, 90, 'service'),
 };
-const n = { streams: 0, events: 0, resumes: 0, published: 0, chats: 0, said: 0, uploads: 0, completed: 0, cancelled: 0, resumedUploads: 0, tus: 0, http: 0, bad: 0, errors: 0 };
+const n = { streams: 0, events: 0, resumes: 0, published: 0, chats: 0, said: 0, uploads: 0, completed: 0, cancelled: 0, resumedUploads: 0, tus: 0, http: 0, bad: 0, limited: 0, errors: 0 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rnd = (k) => Math.floor(Math.random() * k);
 const alive = () => Date.now() < end;
@@ -64,7 +64,12 @@ function wsOpen(path, tok) {
 
 async function guarded(name, fn) {
   while (alive()) {
-    try { await fn(); } catch (e) { n.errors++; if (process.env.SOAK_VERBOSE) console.error(name, e.message); await sleep(50); }
+    try { await fn(); } catch (e) {
+      // A 429 is the handshake limit doing its job under this churn: counted apart from errors.
+      if (e.message === 'HTTP 429') n.limited++; else n.errors++;
+      if (process.env.SOAK_VERBOSE) console.error(name, e.message);
+      await sleep(50);
+    }
   }
 }
 
