@@ -18,10 +18,6 @@ BUILD_PACKAGES := build-essential cmake pkg-config libuv1-dev libhttp-parser-dev
 TEST_PACKAGES := curl ca-certificates
 # clang with its libFuzzer/sanitizer runtime (libclang-rt-dev) for `make fuzz`.
 FUZZ_PACKAGES := clang libclang-rt-dev
-FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?=
-# clang with its libFuzzer/sanitizer runtime (libclang-rt-dev) for `make fuzz`.
-FUZZ_PACKAGES := clang libclang-rt-dev
 # libhiredis-dev: the Redis broker (WITH_REDIS); redis-server: the multi-node tests
 # (tests/integration/cluster_*.test.mjs) start their own on a free loopback port.
 BUILD_PACKAGES += libhiredis-dev
