@@ -29,10 +29,12 @@ test('BELLHOP_MAX_CONNS_PER_IP: the next connection gets 429 too_many_connection
   const held = [];
   for (let i = 0; i < 3; i++) {
     const c = await rawConnect(srv.port);
+    // An answer proves the server accepted (and counted) it; a bare connect only proves the kernel did.
+    c.write('GET /health HTTP/1.1\r\nHost: t\r\n\r\n');
+    await c.waitData(/\r\n\r\n\{[^]*\}$/);
     held.push(c);
   }
-  // Each is counted once accepted: the fourth must be refused. (Accepts are asynchronous: wait
-  // for the refusal, bounded, rather than assume the first three were counted already.)
+  // The fourth must be refused.
   const extra = await rawConnect(srv.port);
   await extra.waitEnd(5000);
   assert.match(extra.data, /^HTTP\/1\.1 429 /);
