@@ -141,5 +141,18 @@ export function renderFeed(main, app) {
   if (app.feed.length === 0) empty.hidden = false;
   const onEvents = (events) => add(events);
   app.feedListeners.add(onEvents);
-  return () => { app.feedListeners.delete(onEvents); offStatus(); clear(list); };
+  // A reset means events were lost beyond the history window: say so where they would have been.
+  const onReset = (e) => {
+    const d = e.detail;
+    list.prepend(h('li', { class: 'event notice', role: 'note', dataset: { service: d.service, type: 'reset', offset: '' } },
+      h('span', { class: 'badge' }, d.service), h('strong', {}, 'history reset'),
+      h('span', { class: 'summary' }, `${d.reason}: events before #${d.offset} are not shown; reload the ${d.service} data`)));
+  };
+  for (const s of app.services) window.addEventListener(`${s}-stream-reset`, onReset);
+  return () => {
+    app.feedListeners.delete(onEvents);
+    for (const s of app.services) window.removeEventListener(`${s}-stream-reset`, onReset);
+    offStatus();
+    clear(list);
+  };
 }

@@ -107,8 +107,12 @@ export function renderUploads(main, app) {
         renderPending();
       });
       drop.addEventListener('click', async () => {
-        const up = new DocumentUpload({ file: new Blob(['x']), uploadId: r.uploadId, documentType: r.documentType, guestId: r.guestId, propertyId: r.propertyId, getToken: () => app.session.token, storage: localStorage });
-        try { await up.cancel(); } catch { DocumentUpload.forget(localStorage, r.uploadId); }
+        try {
+          // Cancelling by id needs no file: a stand-in Blob satisfies the constructor.
+          const up = new DocumentUpload({ file: new Blob(['x']), uploadId: r.uploadId, documentType: r.documentType, guestId: r.guestId,
+            propertyId: r.propertyId, getToken: () => app.session.token, storage: localStorage });
+          await up.cancel();
+        } catch { DocumentUpload.forget(localStorage, r.uploadId); } // gone already, or a damaged record
         renderPending();
       });
       pendingList.append(h('li', { dataset: { uploadId: r.uploadId } },
