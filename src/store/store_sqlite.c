@@ -26,10 +26,12 @@
 #include "store/migration.h"
 
 #include <assert.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define POOL_MAX 8
 #define BUSY_TIMEOUT_MS 5000
@@ -1888,6 +1890,11 @@ int store__sqlite_open(const char *path, store_t **out)
         LOG_E("store_open_failed", "backend=sqlite reason=%s", "pool_lock_init");
         goto err;
     }
+    /* The database holds password hashes and guest data: a new one is created owner-only
+     * (SQLite would use 0644 less the umask; its -wal and -shm files copy the database's mode).
+     * docs/SECURITY.md F3. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) close(fd);
     /* Open one connection now so that a bad path fails at start-up, not on the first request. */
     if ((rc = conn_open(path, &c)) != 0) goto err;
     s->idle[s->n_idle++] = c;

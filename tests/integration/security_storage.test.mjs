@@ -1,8 +1,9 @@
 // File storage: documents are stored under names the server makes (the upload id), never the
-// client's file name, with owner-only permissions; downloads quote the client's name safely.
+// client's file name, with owner-only permissions; downloads quote the client's name safely; the
+// SQLite database (password hashes, guest data) is owner-only too (docs/SECURITY.md F3).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer } from './support/server.mjs';
 import { openUpload, closeUploads, checkinGuest, makeFile, startMsg, download } from './support/upload.mjs';
@@ -45,4 +46,13 @@ test('stored documents: server-made names, mode 0600 in 0700 directories; the do
   assert.match(cd, /^attachment; filename="[^"\\]*"; filename\*=UTF-8''/);
   assert.ok(!/[\r\n\t]/.test(cd), 'no control characters in the header');
   assert.ok(cd.includes("filename*=UTF-8''%C3%A9vil%20%22name%22%3B"), cd);
+});
+
+test('the SQLite database and its -wal and -shm files are created owner-only (0600)', { skip: Boolean(process.env.BELLHOP_TEST_PG) }, async () => {
+  const r = await srv.fetch('/health');
+  await r.arrayBuffer();
+  const db = join(srv.dataDir, 'bellhop.db');
+  assert.ok(existsSync(db), 'bellhop.db in the data dir');
+  for (const f of [db, `${db}-wal`, `${db}-shm`].filter((x) => existsSync(x)))
+    assert.equal(statSync(f).mode & 0o777, 0o600, `${f} is owner-only`);
 });
