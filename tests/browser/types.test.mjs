@@ -19,3 +19,11 @@ test('index.d.ts and the per-module declarations type-check the usage examples (
   }
   assert.equal(out.trim(), '');
 });
+
+test('every value index.d.ts declares is exported by index.js, and nothing else', async () => {
+  const { readFileSync } = await import('node:fs');
+  const dts = readFileSync(join(here, '../../web/lib/index.d.ts'), 'utf8');
+  const declared = [...dts.matchAll(/^export (?:class|function|const) (\w+)/gm)].map((m) => m[1]).sort();
+  const mod = await import('../../web/lib/index.js');
+  assert.deepEqual(Object.keys(mod).sort(), declared);
+});
