@@ -139,6 +139,8 @@ static const option_t options[] = {
     {"redis-reconnect-max", "BELLHOP_REDIS_RECONNECT_MAX_MS", OPT_INT,
      OFF(redis_reconnect_max_ms), "5000", 50, 600000,
      "longest wait between Redis reconnection attempts (backoff from 100 ms), ms"},
+    {"redis-node-ttl", "BELLHOP_REDIS_NODE_TTL_MS", OPT_INT, OFF(redis_node_ttl_ms), "5000", 300,
+     600000, "a node whose heartbeat is this old counts as dead: its users' presence expires, ms"},
     /* admission limits and operations */
     {"max-conns-per-ip", "BELLHOP_MAX_CONNS_PER_IP", OPT_INT, OFF(max_conns_per_ip), "4096", 0,
      10000000, "open connections from one address, all kinds (more: 429 at accept); 0 = no limit"},

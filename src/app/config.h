@@ -70,6 +70,7 @@ typedef struct config_s {
     char *redis_prefix;     /* key prefix shared by the nodes of one deployment */
     int redis_timeout_ms;   /* publish answer deadline; a silent Redis counts as down after it */
     int redis_reconnect_max_ms;
+    int redis_node_ttl_ms;  /* a node silent this long is dead (its chat presence expires) */
     /* admission limits and operations (net/limit.h, app/drain.c) */
     int max_conns_per_ip;   /* 0: none */
     int max_conns_per_user; /* stream connections, all streams together; 0: none */

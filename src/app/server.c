@@ -8,6 +8,7 @@
 
 #include "app/signals.h"
 
+#include "broker/broker.h"
 #include "chat/chat.h"
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -45,6 +46,7 @@ typedef struct server_s {
     uv_timer_t upload_timer; /* expiry sweep of incomplete uploads */
     int upload_sweep_in_flight;
     rt_hub_t *hub;
+    broker_t *broker; /* in-process, or Redis for several nodes */
     rt_server_t *rt;
     chat_server_t *chat;
     rt_flags_t *flags;
@@ -195,6 +197,14 @@ static chat_server_t *chat_new(const config_t *cfg, store_t *st, net_worker_t *w
     return chat_server_new(st, &lim, workers, n);
 }
 
+/* The broker's thread calls into the hub: it stops first. */
+static void hub_free(server_t *srv)
+{
+    broker_free(srv->broker);
+    srv->broker = NULL;
+    rt_hub_free(srv->hub);
+}
+
 /* ---- signals ------------------------------------------------------------------------------------ */
 
 /* Streams send their close frames (1001) and stop taking events; once per process. */
@@ -300,16 +310,27 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     }
     rt_hub_config_t hub_cfg = {.history_max_events = (size_t)cfg->history_max_events,
                                .history_max_age_ms = (int64_t)cfg->history_max_age_s * 1000};
+    broker_config_t bcfg = {.url = cfg->redis_url,
+                            .prefix = cfg->redis_prefix,
+                            .timeout_ms = cfg->redis_timeout_ms,
+                            .reconnect_max_ms = cfg->redis_reconnect_max_ms,
+                            .node_ttl_ms = cfg->redis_node_ttl_ms};
+    char berr[256];
+    if ((srv.broker = broker_new(&bcfg, berr, sizeof berr)) == NULL) {
+        fprintf(stderr, "bellhop: BELLHOP_REDIS_URL: %s\n", berr);
+        return BH_ECONFIG;
+    }
     srv.hub = rt_hub_new(st, &hub_cfg);
+    rt_hub_set_broker(srv.hub, srv.broker, 0);
     int hrc = rt_hub_load(srv.hub);
     if (hrc != 0) {
         LOG_E("history_load_failed", "err=%s", err_str(hrc));
-        rt_hub_free(srv.hub);
+        hub_free(&srv);
         return hrc;
     }
     srv.hctx.hub = srv.hub;
     if ((srv.flags = load_flags(st)) == NULL) {
-        rt_hub_free(srv.hub);
+        hub_free(&srv);
         return BH_ECONFIG;
     }
     srv.hctx.flags = srv.flags;
@@ -320,7 +341,7 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     if (handlers_register(router) != 0) {
         LOG_E("routes_invalid", NULL);
         http_router_free(router);
-        rt_hub_free(srv.hub);
+        hub_free(&srv);
         rt_flags_free(srv.flags);
         return BH_EINTERNAL;
     }
@@ -372,6 +393,7 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     srv.rt = rt_server_new(srv.hub, &srv.hctx.policy, srv.flags, &rl, srv.workers, started);
     srv.hctx.rt = srv.rt;
     srv.chat = chat_new(cfg, st, srv.workers, started);
+    chat_server_set_broker(srv.chat, srv.broker);
     srv.hctx.chat = srv.chat;
     if (rc != 0) {
         rt_server_shutdown(srv.rt);
@@ -421,12 +443,14 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     }
     uv_run(&srv.loop, UV_RUN_DEFAULT); /* close callbacks and the last health check */
     uv_loop_close(&srv.loop);
+    broker_free(srv.broker); /* its thread hands events to the workers: before they go */
+    srv.broker = NULL;
     /* Only now can no thread-pool job post to a worker any more (see net_worker_dispose). */
     for (int i = 0; i < started; i++) net_worker_dispose(&srv.workers[i]);
     net_limit_reset(); /* address entries still refilling their handshake buckets */
     rt_server_free(srv.rt);
     chat_server_free(srv.chat);
-    rt_hub_free(srv.hub);
+    hub_free(&srv);
     rt_flags_free(srv.flags);
     upload_srv_free(srv.hctx.uploads);
     free(srv.workers);

@@ -50,6 +50,26 @@ void broker_stats(broker_t *b, broker_stats_t *out)
     b->vt->stats(b, out);
 }
 
+void broker_bus_hooks(broker_t *b, const broker_bus_hooks_t *hooks)
+{
+    b->vt->bus_hooks(b, hooks);
+}
+
+int broker_bus_send(broker_t *b, const char *payload, size_t len)
+{
+    return b->vt->bus_send(b, payload, len);
+}
+
+int broker_bus_put(broker_t *b, const char *field, const char *value)
+{
+    return b->vt->bus_put(b, field, value);
+}
+
+const char *broker_node_id(const broker_t *b)
+{
+    return b->vt->node_id(b);
+}
+
 const char *broker_state_name(broker_state_t s)
 {
     switch (s) {

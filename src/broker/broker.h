@@ -45,6 +45,18 @@ typedef struct broker_hooks_s {
                       char epoch_out[BROKER_EPOCH_LEN + 1]);
 } broker_hooks_t;
 
+/* The bus: small messages between nodes (chat fan-out, presence), and node liveness. Called on
+ * the broker thread. Messages a node sends never come back to it. */
+typedef struct broker_bus_hooks_s {
+    void *data;
+    /* A message another node sent with broker_bus_send. */
+    void (*on_message)(void *data, const char *node, const char *payload, size_t len);
+    /* A node's heartbeat key expired (it died without goodbye): forget what it said. */
+    void (*on_node_gone)(void *data, const char *node);
+    /* After each connect: one call per entry another live node keeps (broker_bus_put). */
+    void (*on_entry)(void *data, const char *node, const char *field, const char *value);
+} broker_bus_hooks_t;
+
 typedef enum {
     BROKER_STATE_LOCAL = 0, /* in-process: nothing to be connected to */
     BROKER_STATE_DOWN = 1,
@@ -84,6 +96,7 @@ typedef struct broker_config_s {
     const char *prefix;         /* key prefix ("bh") */
     int timeout_ms;             /* publish answer deadline; silence on a connection = down */
     int reconnect_max_ms;       /* backoff cap */
+    int node_ttl_ms;            /* a node silent this long counts as dead (heartbeat: a third) */
     size_t fill_batch;          /* entries per fill round trip */
 } broker_config_t;
 
@@ -110,6 +123,17 @@ int broker_wait_synced(broker_t *b, int timeout_ms);
  * script failed). Blocks: thread pool only. */
 int broker_publish(broker_t *b, const broker_publish_t *ev, int64_t *offset,
                    char epoch[BROKER_EPOCH_LEN + 1]);
+
+/* Sets (or clears, NULL) the bus hooks (copied). Any thread, any time. */
+void broker_bus_hooks(broker_t *b, const broker_bus_hooks_t *hooks);
+/* Sends payload to every other node. Fire and forget: returns 0 when queued, BH_EAGAIN when not
+ * connected (dropped), BH_EDECLINED on the local backend (one node: nobody to tell). Any thread. */
+int broker_bus_send(broker_t *b, const char *payload, size_t len);
+/* Keeps field = value (NULL: removes it) in this node's entry set, which other nodes read after
+ * they connect and drop when this node dies. Fire and forget, like broker_bus_send. */
+int broker_bus_put(broker_t *b, const char *field, const char *value);
+/* This node's id (16 hex characters; random per process). */
+const char *broker_node_id(const broker_t *b);
 
 /* A consistent copy of the counters. Any thread. */
 void broker_stats(broker_t *b, broker_stats_t *out);

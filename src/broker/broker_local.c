@@ -32,6 +32,25 @@ static void local_stats(broker_t *b, broker_stats_t *out)
     out->synced = 1;
 }
 
+static void local_bus_hooks(broker_t *b, const broker_bus_hooks_t *hooks)
+{
+}
+
+static int local_bus_send(broker_t *b, const char *payload, size_t len)
+{
+    return BH_EDECLINED;
+}
+
+static int local_bus_put(broker_t *b, const char *field, const char *value)
+{
+    return BH_EDECLINED;
+}
+
+static const char *local_node_id(const broker_t *b)
+{
+    return "local";
+}
+
 static void local_free(broker_t *b)
 {
     free(b);
@@ -44,6 +63,10 @@ static const broker_vtable_t local_vt = {
     .wait_synced = local_wait_synced,
     .publish = local_publish,
     .stats = local_stats,
+    .bus_hooks = local_bus_hooks,
+    .bus_send = local_bus_send,
+    .bus_put = local_bus_put,
+    .node_id = local_node_id,
     .free = local_free,
 };
 

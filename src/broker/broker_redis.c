@@ -4,8 +4,13 @@
  *
  *   cmd  publishes (EVALSHA of the publish script), fills (EVALSHA of the fill script), the
  *        streams set after a reconnect, and a PING every third of the timeout for liveness;
- *   sub  SUBSCRIBE P:rt:ev; every node hears every event once, in offset order per stream
- *        (the publish script runs atomically, so Redis publishes in offset order).
+ *   sub  SUBSCRIBE P:rt:ev and P:bus; every node hears every event once, in offset order per
+ *        stream (the publish script runs atomically, so Redis publishes in offset order), and
+ *        every bus message (chat fan-out, presence) of the other nodes.
+ *
+ * Liveness of nodes: every third of the node TTL a node sets P:node:ID (expiring after the TTL)
+ * and looks at the others listed in P:nodes; one whose key expired died without goodbye, and
+ * its entries (P:pres:ID, see broker_bus_put) are dropped and reported to the bus hooks.
  *
  * Nothing is "up" until both connections are open, the subscription is confirmed and the data
  * set's generation is known; only then the streams set is read and each stream filled from its
@@ -25,6 +30,7 @@
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <openssl/rand.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,6 +46,7 @@
 typedef struct preq_s {
     struct preq_s *next;
     atomic_int refs;
+    int fire; /* fire and forget (bus): one reference, nobody waits */
     uv_mutex_t mu;
     uv_cond_t cv;
     int done;
@@ -69,12 +76,16 @@ typedef struct broker_redis_s {
     broker_hooks_t hooks;
     char sha_pub[41], sha_fill[41];
     char k_streams[KEY_MAX], k_gen[KEY_MAX], k_chan[KEY_MAX];
+    char k_bus[KEY_MAX], k_nodes[KEY_MAX], k_alive[KEY_MAX], k_pres[KEY_MAX];
+    char node[17];
+    int node_ttl_ms;
+    broker_bus_hooks_t bus; /* under mu */
 
     uv_thread_t thread;
     int started;
     uv_loop_t loop;
     uv_async_t wake;
-    uv_timer_t retry_timer, tick_timer;
+    uv_timer_t retry_timer, tick_timer, hb_timer;
 
     uv_mutex_t mu; /* everything below up to the loop-only part */
     uv_cond_t synced_cv;
@@ -85,7 +96,8 @@ typedef struct broker_redis_s {
 
     /* loop thread only */
     redisAsyncContext *cmd, *sub;
-    int cmd_connected, subscribed, have_gen;
+    int cmd_connected, subscribed, have_gen; /* subscribed: confirmations (2 channels) */
+    int snap_needed; /* read the other nodes' entries at the next heartbeat */
     char gen[64];
     int backoff_ms;
     int ever_up;
@@ -97,6 +109,9 @@ typedef struct broker_redis_s {
 } broker_redis_t;
 
 static void start_connect(broker_redis_t *b);
+static void heartbeat(broker_redis_t *b);
+static void on_bus_message(broker_redis_t *b, const char *p, size_t len);
+static char *pack(preq_t *r, char *p, const char *s, size_t len);
 
 static int64_t unix_us(void)
 {
@@ -217,6 +232,11 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
     preq_complete(r, again ? BH_EAGAIN : BH_EINTERNAL, 0, NULL);
 }
 
+static void on_fire_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    preq_unref(priv);
+}
+
 static void drain_inbox(broker_redis_t *b)
 {
     uv_mutex_lock(&b->mu);
@@ -226,9 +246,11 @@ static void drain_inbox(broker_redis_t *b)
     while (r) {
         preq_t *next = r->next;
         if (b->ready && b->cmd &&
-            redisAsyncCommandArgv(b->cmd, on_publish_reply, r, r->argc, (const char **)r->argv,
-                                  r->lens) == REDIS_OK) {
+            redisAsyncCommandArgv(b->cmd, r->fire ? on_fire_reply : on_publish_reply, r, r->argc,
+                                  (const char **)r->argv, r->lens) == REDIS_OK) {
             /* the reply callback completes it */
+        } else if (r->fire) {
+            preq_unref(r);
         } else {
             preq_complete(r, BH_EAGAIN, 0, NULL);
         }
@@ -348,11 +370,119 @@ static void on_members(redisAsyncContext *ac, void *reply, void *priv)
     if (--b->resync_pending == 0 && b->ready) mark_synced(b);
 }
 
+/* ---- the bus and node liveness ---------------------------------------------------------------- */
+
+static broker_bus_hooks_t bus_hooks_get(broker_redis_t *b)
+{
+    uv_mutex_lock(&b->mu);
+    broker_bus_hooks_t h = b->bus;
+    uv_mutex_unlock(&b->mu);
+    return h;
+}
+
+/* "NODE\nPAYLOAD": our own come back too (Pub/Sub has no "not me"), and are skipped here. */
+static void on_bus_message(broker_redis_t *b, const char *p, size_t len)
+{
+    const char *nl = memchr(p, '\n', len);
+    if (nl == NULL || nl - p != 16) return;
+    if (memcmp(p, b->node, 16) == 0) return;
+    char node[17];
+    memcpy(node, p, 16);
+    node[16] = '\0';
+    broker_bus_hooks_t h = bus_hooks_get(b);
+    if (h.on_message) h.on_message(h.data, node, nl + 1, len - 17);
+}
+
+typedef struct peer_s {
+    broker_redis_t *b;
+    char node[17];
+    int snap;
+} peer_t;
+
+static void on_peer_entries(redisAsyncContext *ac, void *reply, void *priv)
+{
+    peer_t *p = priv;
+    redisReply *r = reply;
+    broker_bus_hooks_t h = bus_hooks_get(p->b);
+    if (r && r->type == REDIS_REPLY_ARRAY && h.on_entry)
+        for (size_t i = 0; i + 1 < r->elements; i += 2)
+            if (r->element[i]->type == REDIS_REPLY_STRING &&
+                r->element[i + 1]->type == REDIS_REPLY_STRING)
+                h.on_entry(h.data, p->node, r->element[i]->str, r->element[i + 1]->str);
+    free(p);
+}
+
+static void on_peer_alive(redisAsyncContext *ac, void *reply, void *priv)
+{
+    peer_t *p = priv;
+    broker_redis_t *b = p->b;
+    redisReply *r = reply;
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER || b->cmd == NULL) {
+        free(p);
+        return;
+    }
+    if (r->integer == 0) {
+        /* Its key expired: it died without goodbye. Whoever sees it first cleans up; every node
+         * tells its own hooks (the set no longer lists it for the others, so this runs once per
+         * node that saw it listed, which is every live node within one heartbeat). */
+        LOG_W("broker_node_gone", "node=%s", p->node);
+        broker_bus_hooks_t h = bus_hooks_get(b);
+        if (h.on_node_gone) h.on_node_gone(h.data, p->node);
+        char kp[KEY_MAX];
+        snprintf(kp, sizeof kp, "%s:pres:%s", b->prefix, p->node);
+        redisAsyncCommand(b->cmd, NULL, NULL, "SREM %s %s", b->k_nodes, p->node);
+        redisAsyncCommand(b->cmd, NULL, NULL, "DEL %s", kp);
+        free(p);
+        return;
+    }
+    if (p->snap) {
+        char kp[KEY_MAX];
+        snprintf(kp, sizeof kp, "%s:pres:%s", b->prefix, p->node);
+        redisAsyncCommand(b->cmd, on_peer_entries, p, "HGETALL %s", kp);
+        return;
+    }
+    free(p);
+}
+
+static void on_nodes(redisAsyncContext *ac, void *reply, void *priv)
+{
+    broker_redis_t *b = ac->data;
+    redisReply *r = reply;
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || b->cmd == NULL) return;
+    int snap = b->snap_needed;
+    b->snap_needed = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *m = r->element[i];
+        if (m->type != REDIS_REPLY_STRING || m->len != 16 || memcmp(m->str, b->node, 16) == 0)
+            continue;
+        peer_t *p = xcalloc(1, sizeof *p);
+        p->b = b;
+        memcpy(p->node, m->str, 16);
+        p->snap = snap;
+        char ka[KEY_MAX];
+        snprintf(ka, sizeof ka, "%s:node:%s", b->prefix, p->node);
+        redisAsyncCommand(b->cmd, on_peer_alive, p, "EXISTS %s", ka);
+    }
+}
+
+static void heartbeat(broker_redis_t *b)
+{
+    if (!b->ready || b->cmd == NULL) return;
+    redisAsyncCommand(b->cmd, NULL, NULL, "SET %s 1 PX %d", b->k_alive, b->node_ttl_ms);
+    redisAsyncCommand(b->cmd, NULL, NULL, "SADD %s %s", b->k_nodes, b->node);
+    redisAsyncCommand(b->cmd, on_nodes, NULL, "SMEMBERS %s", b->k_nodes);
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    heartbeat(t->data);
+}
+
 /* ---- connections ------------------------------------------------------------------------------ */
 
 static void maybe_up(broker_redis_t *b)
 {
-    if (!(b->cmd_connected && b->subscribed && b->have_gen) || b->ready) return;
+    if (!(b->cmd_connected && b->subscribed >= 2 && b->have_gen) || b->ready) return;
     if (b->ever_up) count(b, &b->st.reconnects, 1);
     b->ever_up = 1;
     b->backoff_ms = 100;
@@ -362,6 +492,8 @@ static void maybe_up(broker_redis_t *b)
     LOG_I("broker_up", "backend=redis host=%s port=%d", b->url.host, b->url.port);
     b->hooks.on_generation(b->hooks.data, b->gen);
     redisAsyncCommand(b->cmd, on_members, NULL, "SMEMBERS %s", b->k_streams);
+    b->snap_needed = 1;
+    heartbeat(b);
 }
 
 static void on_gen(redisAsyncContext *ac, void *reply, void *priv)
@@ -388,11 +520,15 @@ static void on_sub_message(redisAsyncContext *ac, void *reply, void *priv)
         return;
     const char *kind = r->element[0]->str;
     if (strcmp(kind, "subscribe") == 0) {
-        b->subscribed = 1;
+        b->subscribed++;
         maybe_up(b);
         return;
     }
     if (strcmp(kind, "message") != 0 || r->element[2]->type != REDIS_REPLY_STRING) return;
+    if (r->element[1]->type == REDIS_REPLY_STRING && strcmp(r->element[1]->str, b->k_bus) == 0) {
+        on_bus_message(b, r->element[2]->str, r->element[2]->len);
+        return;
+    }
     count(b, &b->st.received, 1);
     broker_event_t ev;
     if (broker_note_parse(r->element[2]->str, r->element[2]->len, &ev) != 0) {
@@ -491,7 +627,7 @@ static void start_connect(broker_redis_t *b)
     snprintf(g, sizeof g, "%016" PRIx64, x);
     redisAsyncCommand(b->cmd, NULL, NULL, "SET %s %s NX", b->k_gen, g);
     redisAsyncCommand(b->cmd, on_gen, NULL, "GET %s", b->k_gen);
-    redisAsyncCommand(b->sub, on_sub_message, NULL, "SUBSCRIBE %s", b->k_chan);
+    redisAsyncCommand(b->sub, on_sub_message, NULL, "SUBSCRIBE %s %s", b->k_chan, b->k_bus);
     b->ping_sent_ms = clock_unix_ms();
     b->ping_in_flight = 1; /* the connect itself must finish within the timeout */
 }
@@ -547,6 +683,7 @@ static void on_wake(uv_async_t *a)
         uv_close((uv_handle_t *)&b->wake, NULL);
         uv_close((uv_handle_t *)&b->retry_timer, NULL);
         uv_close((uv_handle_t *)&b->tick_timer, NULL);
+        uv_close((uv_handle_t *)&b->hb_timer, NULL);
     }
 }
 
@@ -573,6 +710,10 @@ static int redis_start(broker_t *base, const broker_hooks_t *hooks)
     b->retry_timer.data = b;
     uv_timer_init(&b->loop, &b->tick_timer);
     b->tick_timer.data = b;
+    uv_timer_init(&b->loop, &b->hb_timer);
+    b->hb_timer.data = b;
+    uint64_t hb = (uint64_t)(b->node_ttl_ms / 3 > 10 ? b->node_ttl_ms / 3 : 10);
+    uv_timer_start(&b->hb_timer, on_heartbeat, hb, hb);
     uint64_t tick = (uint64_t)(b->timeout_ms / 3 > 10 ? b->timeout_ms / 3 : 10);
     uv_timer_start(&b->tick_timer, on_tick, tick, tick);
     int rc = uv_thread_create(&b->thread, thread_main, b);
@@ -604,6 +745,79 @@ static char *pack(preq_t *r, char *p, const char *s, size_t len)
     return p + len + 1;
 }
 
+/* A new request holding copies of args[0..n) (refs: 2 to wait for it, 1 to fire and forget). */
+static preq_t *preq_new(const char *const *args, const size_t *lens, size_t n, int fire)
+{
+    preq_t *r = xcalloc(1, sizeof *r);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += lens[i] + 1;
+    atomic_init(&r->refs, fire ? 1 : 2);
+    r->fire = fire;
+    uv_mutex_init(&r->mu);
+    uv_cond_init(&r->cv);
+    r->strings = xmalloc(total);
+    char *p = r->strings;
+    for (size_t i = 0; i < n; i++) p = pack(r, p, args[i], lens[i]);
+    return r;
+}
+
+/* Queues r for the loop unless the broker is down. Returns 0 or BH_EAGAIN (r is then freed). */
+static int enqueue(broker_redis_t *b, preq_t *r)
+{
+    uv_mutex_lock(&b->mu);
+    int ok = b->ready && !b->stopping;
+    if (ok) {
+        if (b->inbox_tail) b->inbox_tail->next = r;
+        else b->inbox_head = r;
+        b->inbox_tail = r;
+    }
+    uv_mutex_unlock(&b->mu);
+    if (!ok) {
+        if (!r->fire) preq_unref(r);
+        preq_unref(r);
+        return BH_EAGAIN;
+    }
+    uv_async_send(&b->wake);
+    return 0;
+}
+
+static int redis_bus_send(broker_t *base, const char *payload, size_t len)
+{
+    broker_redis_t *b = (broker_redis_t *)base;
+    /* One copy of the payload, with our id in front. */
+    char *msg = xmalloc(len + 17);
+    memcpy(msg, b->node, 16);
+    msg[16] = '\n';
+    memcpy(msg + 17, payload, len);
+    const char *args[] = {"PUBLISH", b->k_bus, msg};
+    size_t lens[] = {7, strlen(b->k_bus), len + 17};
+    int rc = enqueue(b, preq_new(args, lens, 3, 1));
+    free(msg);
+    return rc;
+}
+
+static int redis_bus_put(broker_t *base, const char *field, const char *value)
+{
+    broker_redis_t *b = (broker_redis_t *)base;
+    const char *args[] = {value ? "HSET" : "HDEL", b->k_pres, field, value};
+    size_t lens[] = {4, strlen(b->k_pres), strlen(field), value ? strlen(value) : 0};
+    return enqueue(b, preq_new(args, lens, value ? 4 : 3, 1));
+}
+
+static void redis_bus_hooks(broker_t *base, const broker_bus_hooks_t *hooks)
+{
+    broker_redis_t *b = (broker_redis_t *)base;
+    uv_mutex_lock(&b->mu);
+    if (hooks) b->bus = *hooks;
+    else memset(&b->bus, 0, sizeof b->bus);
+    uv_mutex_unlock(&b->mu);
+}
+
+static const char *redis_node_id(const broker_t *base)
+{
+    return ((const broker_redis_t *)base)->node;
+}
+
 static int redis_publish(broker_t *base, const broker_publish_t *ev, int64_t *offset,
                          char epoch[BROKER_EPOCH_LEN + 1])
 {
@@ -622,35 +836,15 @@ static int redis_publish(broker_t *base, const broker_publish_t *ev, int64_t *of
     const char *args[] = {"EVALSHA", b->sha_pub, "3", km, kx, b->k_streams, ev->new_epoch, member,
                           prop, ts, ev->json_a, ev->json_b, ev->json_c, maxlen, min, b->k_chan,
                           who, pub};
-    size_t n_args = sizeof args / sizeof args[0], total = 0;
+    size_t n_args = sizeof args / sizeof args[0], lens[sizeof args / sizeof args[0]];
     _Static_assert(sizeof args / sizeof args[0] <= sizeof ((preq_t *)0)->argv / sizeof(char *),
                    "preq_t has room for every argument");
-    for (size_t i = 0; i < n_args; i++) total += strlen(args[i]) + 1;
-
-    preq_t *r = xcalloc(1, sizeof *r);
-    atomic_init(&r->refs, 2);
-    uv_mutex_init(&r->mu);
-    uv_cond_init(&r->cv);
-    r->strings = xmalloc(total);
-    char *p = r->strings;
-    for (size_t i = 0; i < n_args; i++) p = pack(r, p, args[i], strlen(args[i]));
-
-    uv_mutex_lock(&b->mu);
-    int ok = b->ready && !b->stopping;
-    if (ok) {
-        if (b->inbox_tail) b->inbox_tail->next = r;
-        else b->inbox_head = r;
-        b->inbox_tail = r;
-    } else {
-        b->st.publish_failed++;
-    }
-    uv_mutex_unlock(&b->mu);
-    if (!ok) {
-        preq_unref(r);
-        preq_unref(r);
+    for (size_t i = 0; i < n_args; i++) lens[i] = strlen(args[i]);
+    preq_t *r = preq_new(args, lens, n_args, 0);
+    if (enqueue(b, r) != 0) { /* r is gone */
+        count(b, &b->st.publish_failed, 1);
         return BH_EAGAIN;
     }
-    uv_async_send(&b->wake);
 
     uint64_t end = clock_mono_ns() + (uint64_t)b->timeout_ms * 1000000ull;
     uv_mutex_lock(&r->mu);
@@ -700,6 +894,10 @@ static const broker_vtable_t redis_vt = {
     .wait_synced = redis_wait_synced,
     .publish = redis_publish,
     .stats = redis_stats,
+    .bus_hooks = redis_bus_hooks,
+    .bus_send = redis_bus_send,
+    .bus_put = redis_bus_put,
+    .node_id = redis_node_id,
     .free = redis_free,
 };
 
@@ -728,6 +926,19 @@ broker_t *broker__redis_new(const broker_config_t *cfg, char *err, size_t n)
     broker_key_global(b->k_streams, sizeof b->k_streams, b->prefix, "streams");
     broker_key_global(b->k_gen, sizeof b->k_gen, b->prefix, "gen");
     broker_key_global(b->k_chan, sizeof b->k_chan, b->prefix, "ev");
+    b->node_ttl_ms = cfg->node_ttl_ms > 0 ? cfg->node_ttl_ms : 5000;
+    {
+        unsigned char raw[8];
+        if (RAND_bytes(raw, sizeof raw) != 1) {
+            uint64_t x = clock_mono_ns() ^ (uint64_t)(uintptr_t)b;
+            memcpy(raw, &x, sizeof raw);
+        }
+        for (int i = 0; i < 8; i++) snprintf(b->node + 2 * i, 3, "%02x", raw[i]);
+    }
+    snprintf(b->k_bus, sizeof b->k_bus, "%s:bus", b->prefix);
+    snprintf(b->k_nodes, sizeof b->k_nodes, "%s:nodes", b->prefix);
+    snprintf(b->k_alive, sizeof b->k_alive, "%s:node:%s", b->prefix, b->node);
+    snprintf(b->k_pres, sizeof b->k_pres, "%s:pres:%s", b->prefix, b->node);
     uv_mutex_init(&b->mu);
     uv_cond_init(&b->synced_cv);
     b->st.state = BROKER_STATE_CONNECTING;

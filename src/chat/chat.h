@@ -21,6 +21,7 @@
 #define BH_CHAT_CHAT_H
 
 #include "auth/auth.h"
+#include "broker/broker.h"
 #include "http/http.h"
 #include "net/worker.h"
 #include "realtime/metrics.h"
@@ -92,6 +93,10 @@ void chat_server_free(chat_server_t *srv);
 /* Upgrades req (authenticated; upgrade headers checked) to a chat session. claims is stolen on
  * every path. */
 void chat_accept(chat_server_t *srv, http_req_t *req, auth_claims_t *claims);
+
+/* Several nodes: room broadcasts and presence also travel through b (borrowed; stopped before
+ * chat_server_free). Nothing happens with the in-process broker. See chat/cluster.h. */
+void chat_server_set_broker(chat_server_t *srv, broker_t *b);
 
 const chat_limits_t *chat_server_limits(const chat_server_t *srv);
 /* Sums the workers' metrics into *m (zeroed first) and the writer's counters into *t. */

@@ -143,6 +143,7 @@ typedef struct chat_event_s {
 typedef struct chat_batch_s {
     atomic_uint refs;
     chat_server_t *srv;
+    int remote; /* came from another node (chat/cluster.c): not sent on again */
     size_t n;
     chat_event_t ev[];
 } chat_batch_t;
@@ -172,6 +173,7 @@ struct chat_server_s {
     int n_workers;
     chat_worker_t *cw;
     chat_users_t *users;
+    struct chat_cluster_s *cluster; /* several nodes (chat/cluster.h); NULL on one */
     /* Posts to the workers go through chat__post, under this lock: a worker's shutdown task
      * closes it for chat posts first, so that the writer, which runs on the thread pool and may
      * outlive some workers' loops, never posts to a worker that was stopped and joined. */

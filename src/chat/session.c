@@ -6,6 +6,7 @@
  * are posted to the workers directly, also as batches. A batch is handled by every worker it was
  * posted to, in order; each event's body is one blob shared by every member connection. */
 #include "chat/chat_int.h"
+#include "chat/cluster.h"
 
 #include "auth/jwt.h"
 #include "core/alloc.h"
@@ -93,6 +94,7 @@ int chat__post(chat_server_t *srv, int i, net_task_cb cb, void *data)
 
 void chat__batch_post(chat_server_t *srv, chat_batch_t *b, const unsigned char *mask)
 {
+    if (srv->cluster && !b->remote) chat__cluster_forward(srv->cluster, b);
     for (int i = 0; i < srv->n_workers; i++) {
         if (mask && !mask[i]) continue;
         atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
@@ -341,10 +343,16 @@ static void on_presence(void *data, const chat_user_t *u, const char *room)
     ev->org_id = u->org_id;
     ev->user_id = u->user_id;
     ev->serial = atomic_fetch_add_explicit(&srv->presence_serial, 1, memory_order_relaxed) + 1;
+    /* Several nodes: what is announced is the user's status on all of them together. */
+    chat_status_t status = u->pres.status;
+    int64_t last = u->pres.last_active_ms;
+    if (srv->cluster)
+        status = room ? chat__cluster_status(srv->cluster, u->org_id, u->user_id, status, &last)
+                      : chat__cluster_presence(srv->cluster, u);
     json_t *o =
         json_pack("{s:s,s:I,s:s,s:s,s:o}", "type", "presence", "userId", (json_int_t)u->user_id,
-                  "userName", u->name, "status", chat_status_name(u->pres.status), "lastActiveAt",
-                  chat_json_time(u->pres.last_active_ms));
+                  "userName", u->name, "status", chat_status_name(status), "lastActiveAt",
+                  chat_json_time(last));
     if (room) {
         json_object_set_new(o, "roomId", json_string(room));
         snprintf(ev->room, sizeof ev->room, "%s", room); /* room-scoped: not the "org" room */
@@ -455,6 +463,7 @@ static void on_joined(chat_worker_t *cw, chat_event_t *ev)
     for (size_t i = 0; i < n; i++)
         ids[i] = ev->members[i].user_id;
     chat_users_lookup(srv->users, s->actor.org_id, ids, n, st, last);
+    if (srv->cluster) chat__cluster_merge(srv->cluster, s->actor.org_id, ids, n, st, last);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:o,s:I}", "userId", (json_int_t)ids[i],
@@ -1152,6 +1161,7 @@ void chat_server_free(chat_server_t *srv)
         chat__op_free(QUEUE_DATA(q, chat_op_t, node));
     }
     chat_users_free(srv->users);
+    chat_cluster_free(srv->cluster);
     uv_mutex_destroy(&srv->post_lock);
     uv_mutex_destroy(&srv->wlock);
     free(srv->cw);

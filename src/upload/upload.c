@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -508,6 +509,11 @@ static int load_file(upload_srv_t *srv, const store_upload_t *row, int *fd, int 
     struct stat sb;
     *hash = NULL;
     int rc = open_file(srv, row, fd, at_final);
+    /* The lease across processes (several nodes on one shared upload directory): the registry
+     * keeps one writer per upload in this process; an exclusive lock on the open file keeps one
+     * across processes. It goes with the descriptor, so a node that dies releases it at once. */
+    if (rc == 0 && flock(*fd, LOCK_EX | LOCK_NB) != 0)
+        rc = errno == EWOULDBLOCK ? BH_EAGAIN : sys_err(); /* upload_busy: another node writes */
     /* What the file holds may not all be synced (a previous process died between a write and its
      * sync): sync it, so that the length reported as the offset is durable. */
     if (rc == 0 && (fdatasync(*fd) != 0 || fstat(*fd, &sb) != 0)) rc = sys_err();

@@ -100,12 +100,13 @@ export async function startRedis({ port } = {}) {
 let prefixes = 0;
 
 /** Starts n nodes on one Redis and one data dir. Returns the nodes (startServer objects). */
-export async function startCluster(n, { redis, env = {}, workers = 2, prefix } = {}) {
+export async function startCluster(n, { redis, env = {}, workers = 2, prefix, demo = false } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'bellhop-cluster-'));
   prefix = prefix || `t${process.pid}x${++prefixes}`;
   const nodeEnv = { BELLHOP_REDIS_URL: redis.url, BELLHOP_REDIS_PREFIX: prefix, ...env };
-  // The first node creates the store (migrations); the others open it afterwards.
-  const first = await startServer({ dataDir, workers, env: { ...nodeEnv, BELLHOP_NODE: 'a' } });
+  // The first node creates the store (migrations; the demo organisation with demo: true); the
+  // others open it afterwards.
+  const first = await startServer({ dataDir, workers, args: demo ? ['--demo'] : [], env: { ...nodeEnv, BELLHOP_NODE: 'a' } });
   const rest = await Promise.all(Array.from({ length: n - 1 }, (_, i) =>
     startServer({ dataDir, workers, env: { ...nodeEnv, BELLHOP_NODE: String.fromCharCode(98 + i) } })));
   const nodes = [first, ...rest];
