@@ -143,7 +143,9 @@ async function uploadChurn() {
     n.uploads++;
     ws.send(JSON.stringify({ type: 'start', documentType: 'passport', guestId: guest.id, propertyId: guest.propertyId, fileName: 's.pdf', size: data.length, mimeType: 'application/pdf', sha256: sha256(data) }));
     const ready = await ws.next((m) => m.type !== 'progress');
-    if (ready.type !== 'ready') { ws.close(); return; }
+    if (ready.type !== 'ready') { ws.close(); await sleep(100); return; }
+    let finished = false; // completed or cancelled: nothing left to clean up
+    try {
     const fate = rnd(4);
     const cut = fate >= 2 ? rnd(data.length) : data.length;
     for (let o = 0; o < cut; o += 32 * 1024) await ws.sendAsync(chunkFrame(o, data.subarray(o, Math.min(o + 32 * 1024, cut))));
@@ -151,6 +153,7 @@ async function uploadChurn() {
       ws.send(JSON.stringify({ type: 'cancel', uploadId: ready.uploadId }));
       await ws.next((m) => m.type === 'cancelled' || m.type === 'error');
       n.cancelled++;
+      finished = true;
       ws.close();
       return;
     }
@@ -170,10 +173,26 @@ async function uploadChurn() {
       for (let o = again.offset; o < data.length; o += 32 * 1024) await ws.sendAsync(chunkFrame(o, data.subarray(o, Math.min(o + 32 * 1024, data.length))));
     }
     const done = await ws.next((m) => m.type === 'completed' || m.type === 'error', 20000);
-    if (done.type === 'completed') n.completed++;
-    // Delete it again so the soak does not fill the disk.
-    if (done.type === 'completed') await (await fetch(`${BASE}/v2/documents/${done.document.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${T.owner}` } })).arrayBuffer();
+    if (done.type === 'completed') {
+      n.completed++;
+      finished = true;
+      // Delete it again so the soak does not fill the disk.
+      await (await fetch(`${BASE}/v2/documents/${done.document.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${T.owner}` } })).arrayBuffer();
+    }
     ws.close();
+    } finally {
+      // An upload left incomplete (a failed resume, an error) counts against the user's
+      // BELLHOP_UPLOAD_MAX_ACTIVE until it expires: delete it, as a real client would give up.
+      if (!finished) {
+        ws.terminate();
+        for (let k = 0; k < 20; k++) {
+          const r = await fetch(`${BASE}/v2/documents/uploads/${ready.uploadId}`, { method: 'DELETE', headers: { authorization: `Bearer ${T.owner}`, 'tus-resumable': '1.0.0' } });
+          await r.arrayBuffer();
+          if (r.status !== 423) break; // 423: its writer is still letting go
+          await sleep(50);
+        }
+      }
+    }
   });
 }
 
@@ -186,7 +205,7 @@ async function tusChurn() {
     const c = await fetch(`${BASE}/v2/documents/uploads/`, { method: 'POST', headers: { ...h, 'upload-length': String(data.length), 'upload-metadata': meta({ documentType: 'passport', guestId: guest.id, propertyId: guest.propertyId, fileName: 't.pdf' }) } });
     await c.arrayBuffer();
     const loc = c.headers.get('location');
-    if (!loc) return;
+    if (!loc) { await sleep(100); return; }
     n.tus++;
     const p = await fetch(`${BASE}${loc}`, { method: 'PATCH', headers: { ...h, 'content-type': 'application/offset+octet-stream', 'upload-offset': '0' }, body: data });
     await p.arrayBuffer();

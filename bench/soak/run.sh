@@ -28,7 +28,8 @@ fi
 
 DATA=$(mktemp -d /tmp/bellhop-soak-XXXXXX)
 PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+# A smaller quarantine than the 256 MiB default keeps RSS readable as a growth signal.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:quarantine_size_mb=64
 export UBSAN_OPTIONS=print_stacktrace=1
 "$BIN" serve --demo --bind 127.0.0.1 --port "$PORT" --data-dir "$DATA" --workers 2 \
   --web-dir "$ROOT/web" --upload-ack-bytes 65536 >"$OUT/server.out" 2>"$OUT/server.log" &
