@@ -52,13 +52,15 @@ export class LineChart {
       g.beginPath(); g.moveTo(pad.l, y + 0.5); g.lineTo(w - pad.r, y + 0.5); g.stroke();
       g.fillText(fmt((max * k) / 2), 2, y + 4);
     }
+    // Until the window is full the samples so far span the width, then it scrolls.
+    const span = Math.max(2, ...this.series.map((s) => s.values.length)) - 1;
     for (const s of this.series) {
       if (s.values.length === 0) continue;
       g.strokeStyle = s.color;
       g.lineWidth = 2;
       g.beginPath();
       s.values.forEach((v, i) => {
-        const x = pad.l + (pw * (i + this.points - s.values.length)) / (this.points - 1);
+        const x = pad.l + (pw * (i + span + 1 - s.values.length)) / span;
         const y = pad.t + ph - (ph * Math.min(v, max)) / max;
         if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
       });

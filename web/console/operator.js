@@ -29,6 +29,10 @@ export function renderOperator(main, app) {
   const conn = new LineChart(cConn, { series: [{ label: 'stream', color: '#2f6fed' }, { label: 'chat', color: '#1f9d6b' }] });
   const rate = new LineChart(cRate, { series: [{ label: 'deliveries/s', color: '#2f6fed' }], unit: '/s' });
   const lat = new LineChart(cLat, { series: [{ label: 'p50', color: '#1f9d6b' }, { label: 'p95', color: '#e0a100' }, { label: 'p99', color: '#d64545' }], unit: ' ms' });
+  for (const chart of [conn, rate, lat]) {
+    chart.canvas.after(h('p', { class: 'legend', 'aria-hidden': 'true' },
+      chart.series.map((s) => h('span', {}, h('i', { style: `background:${s.color}` }), s.label))));
+  }
   let prev = null;
   let timer = null;
   let stopped = false;
