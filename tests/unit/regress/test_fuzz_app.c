@@ -12,6 +12,7 @@
 #include "../../../fuzz/harness.c"
 #include "../../../fuzz/app.c"
 #include "../../../fuzz/fuzz_app_http.c"
+#include "../../../fuzz/fuzz_app_json.c"
 #include "../../../fuzz/fuzz_chat.c"
 #include "../../../fuzz/fuzz_realtime.c"
 #include "../../../fuzz/fuzz_upload_ws.c"
@@ -20,6 +21,12 @@ TEST(app_http_corpus)
 {
     ASSERT(replay_dir("corpus", "fuzz_app_http", fuzz_app_http_one) > 0);
     replay_dir("regress", "fuzz_app_http", fuzz_app_http_one);
+}
+
+TEST(app_json_corpus)
+{
+    ASSERT(replay_dir("corpus", "fuzz_app_json", fuzz_app_json_one) > 0);
+    replay_dir("regress", "fuzz_app_json", fuzz_app_json_one);
 }
 
 TEST(realtime_corpus)
@@ -40,5 +47,5 @@ TEST(upload_ws_corpus)
     ASSERT(replay_dir("regress", "fuzz_upload_ws", fuzz_upload_ws_one) > 0);
 }
 
-TEST_MAIN(TEST_ENTRY(app_http_corpus), TEST_ENTRY(realtime_corpus), TEST_ENTRY(chat_corpus),
-          TEST_ENTRY(upload_ws_corpus))
+TEST_MAIN(TEST_ENTRY(app_http_corpus), TEST_ENTRY(app_json_corpus), TEST_ENTRY(realtime_corpus),
+          TEST_ENTRY(chat_corpus), TEST_ENTRY(upload_ws_corpus))
