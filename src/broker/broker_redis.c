@@ -98,6 +98,11 @@ typedef struct broker_redis_s {
     redisAsyncContext *cmd, *sub;
     int cmd_connected, subscribed, have_gen; /* subscribed: confirmations (2 channels) */
     int snap_needed; /* read the other nodes' entries at the next heartbeat */
+    /* Peers this node has heard of (listed in P:nodes or heard on the bus). Each is checked at
+     * every heartbeat until its key is gone; the set alone would not do, as the first node to
+     * see a death removes it from the set for everyone. */
+    char (*peers)[17];
+    size_t n_peers, cap_peers;
     char gen[64];
     int backoff_ms;
     int ever_up;
@@ -380,6 +385,24 @@ static broker_bus_hooks_t bus_hooks_get(broker_redis_t *b)
     return h;
 }
 
+static int peer_find(broker_redis_t *b, const char *id)
+{
+    for (size_t i = 0; i < b->n_peers; i++)
+        if (memcmp(b->peers[i], id, 16) == 0) return (int)i;
+    return -1;
+}
+
+static void peer_add(broker_redis_t *b, const char *id)
+{
+    if (peer_find(b, id) >= 0) return;
+    if (b->n_peers == b->cap_peers) {
+        b->cap_peers = b->cap_peers ? b->cap_peers * 2 : 8;
+        b->peers = xrealloc(b->peers, b->cap_peers * sizeof *b->peers);
+    }
+    memcpy(b->peers[b->n_peers], id, 16);
+    b->peers[b->n_peers++][16] = '\0';
+}
+
 /* "NODE\nPAYLOAD": our own come back too (Pub/Sub has no "not me"), and are skipped here. */
 static void on_bus_message(broker_redis_t *b, const char *p, size_t len)
 {
@@ -389,6 +412,7 @@ static void on_bus_message(broker_redis_t *b, const char *p, size_t len)
     char node[17];
     memcpy(node, p, 16);
     node[16] = '\0';
+    peer_add(b, node);
     broker_bus_hooks_t h = bus_hooks_get(b);
     if (h.on_message) h.on_message(h.data, node, nl + 1, len - 17);
 }
@@ -422,9 +446,14 @@ static void on_peer_alive(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     if (r->integer == 0) {
-        /* Its key expired: it died without goodbye. Whoever sees it first cleans up; every node
-         * tells its own hooks (the set no longer lists it for the others, so this runs once per
-         * node that saw it listed, which is every live node within one heartbeat). */
+        /* Its key expired: it died without goodbye. Every node that knew it tells its own hooks
+         * (once: it is forgotten here); the set and the entries go (whoever is first). */
+        int i = peer_find(b, p->node);
+        if (i < 0) {
+            free(p);
+            return;
+        }
+        memcpy(b->peers[i], b->peers[--b->n_peers], sizeof b->peers[i]);
         LOG_W("broker_node_gone", "node=%s", p->node);
         broker_bus_hooks_t h = bus_hooks_get(b);
         if (h.on_node_gone) h.on_node_gone(h.data, p->node);
@@ -453,11 +482,13 @@ static void on_nodes(redisAsyncContext *ac, void *reply, void *priv)
     b->snap_needed = 0;
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply *m = r->element[i];
-        if (m->type != REDIS_REPLY_STRING || m->len != 16 || memcmp(m->str, b->node, 16) == 0)
-            continue;
+        if (m->type == REDIS_REPLY_STRING && m->len == 16 && memcmp(m->str, b->node, 16) != 0)
+            peer_add(b, m->str);
+    }
+    for (size_t i = 0; i < b->n_peers; i++) {
         peer_t *p = xcalloc(1, sizeof *p);
         p->b = b;
-        memcpy(p->node, m->str, 16);
+        memcpy(p->node, b->peers[i], 17);
         p->snap = snap;
         char ka[KEY_MAX];
         snprintf(ka, sizeof ka, "%s:node:%s", b->prefix, p->node);
@@ -884,6 +915,7 @@ static void redis_free(broker_t *base)
     }
     uv_cond_destroy(&b->synced_cv);
     uv_mutex_destroy(&b->mu);
+    free(b->peers);
     free(b);
 }
 
