@@ -57,6 +57,7 @@
 
 #define BL_MAX_PROCS 32
 #define BL_MAX_HEADERS 16
+#define BL_MAX_TARGETS 16 /* --targets: subscriber ports (several nodes on one host) */
 #define BL_MAX_MSG (16u << 20) /* largest server message accepted */
 #define BL_RDBUF (256u << 10)  /* per-process read buffer */
 #define BL_HDR_MAX 8192        /* largest upgrade / publish response head */
@@ -73,6 +74,8 @@ enum { MODE_HOLD, MODE_FANOUT };
 typedef struct bl_opts {
     char host[64], path[1024];
     uint16_t port;
+    uint16_t ports[BL_MAX_TARGETS]; /* subscriber i connects to ports[i % nports] */
+    int nports;
     char pub_host[64], pub_path[1024];
     uint16_t pub_port;
     int n, k, procs, connects;
@@ -842,7 +845,9 @@ static void conn_start(bl_worker_t *w, bl_conn_t *c)
         conn_end(w, c, END_IO);
         return;
     }
-    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(O.port)};
+    /* With --targets, subscribers are spread round-robin over the nodes' ports. */
+    uint16_t port = O.nports ? O.ports[c->idx % (uint32_t)O.nports] : O.port;
+    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(port)};
     inet_pton(AF_INET, O.host, &dst.sin_addr);
     if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) {
         say_once(w, SAY_CONNECT, "connect: %s%s", strerror(errno),
@@ -1375,6 +1380,8 @@ static void usage(FILE *f)
         "  -S, --pub-token JWT      Authorization: Bearer JWT on publish requests\n"
         "  -M, --pub-conns M        keep-alive publish connections, one request each (4)\n"
         "      --pub URL            http://HOST:PORT/PATH (same host:port, /v2/realtime/publish)\n"
+        "      --targets P1,P2,...  spread subscribers round-robin over these ports of the URL's\n"
+        "                           host (several nodes; the URL's own port is then unused)\n"
         "      --pub-body TEMPLATE  body; {PAYLOAD} is replaced (bellhop event JSON)\n"
         "      --pub-header 'N: v'  extra publish header (repeatable)\n"
         "      --org ID             orgId in the default body (1)\n"
@@ -1402,7 +1409,8 @@ static void parse_args(int argc, char **argv)
         O_WARMUP,
         O_DRAIN,
         O_LABEL,
-        O_NOSEQ
+        O_NOSEQ,
+        O_TARGETS
     };
     static const struct option lo[] = {{"conns", 1, 0, 'n'},
                                        {"sources", 1, 0, 'k'},
@@ -1434,6 +1442,7 @@ static void parse_args(int argc, char **argv)
                                        {"drain", 1, 0, O_DRAIN},
                                        {"label", 1, 0, O_LABEL},
                                        {"no-seq-check", 0, 0, O_NOSEQ},
+                                       {"targets", 1, 0, O_TARGETS},
                                        {0, 0, 0, 0}};
     const char *pub = NULL;
     bool noseq = false;
@@ -1539,6 +1548,20 @@ static void parse_args(int argc, char **argv)
         case O_NOSEQ:
             noseq = true;
             break;
+        case O_TARGETS: {
+            char *save = NULL, *list = strdup(optarg);
+            for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                long p = strtol(t, NULL, 10);
+                if (p <= 0 || p > 65535 || O.nports == BL_MAX_TARGETS) {
+                    fprintf(stderr, "bh_load: --targets wants up to %d ports, got %s\n",
+                            BL_MAX_TARGETS, optarg);
+                    exit(2);
+                }
+                O.ports[O.nports++] = (uint16_t)p;
+            }
+            free(list);
+            break;
+        }
         default:
             usage(stderr);
             exit(2);
