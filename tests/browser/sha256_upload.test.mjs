@@ -49,18 +49,19 @@ test('upload: validates, sends start with the SHA-256, frames chunks with their 
   const storage = new MemoryStorage();
   const bytes = randomBytes(2500);
   const progress = [];
-  const up = new DocumentUpload({ ...base, file: new Blob([bytes]), fileName: 'p.pdf', mimeType: 'application/pdf', chunkSize: 1000,
+  const up = new DocumentUpload({ ...base, file: new Blob([bytes]), fileName: 'p.pdf', mimeType: 'application/pdf', chunkSize: 1000, documentNumber: 'K1234567',
     WebSocket: WS, timers: clock, storage, onProgress: (p, info) => { if (info.phase === 'upload') progress.push(p); } });
   const done = up.start();
   await flush();
   const ws = WS.last();
   ws.open();
   assert.deepEqual(ws.sent[0], { type: 'start', documentType: 'passport', guestId: 1, propertyId: 1, fileName: 'p.pdf',
-    mimeType: 'application/pdf', size: 2500, sha256: ref(bytes) });
+    mimeType: 'application/pdf', documentNumber: 'K1234567', size: 2500, sha256: ref(bytes) });
   const id = 'a'.repeat(32);
   ws.serverSend({ type: 'ready', uploadId: id, offset: 0, size: 2500, percent: 0 });
   await flush();
   assert.equal(DocumentUpload.pending(storage)[0].uploadId, id, 'remembered for a reload');
+  assert.ok(![...storage.m.values()].join('').includes('K1234567'), 'never the document number');
   const chunks = ws.sent.slice(1);
   assert.equal(chunks.length, 3);
   const offsets = chunks.map((c) => Number(new DataView(c.buffer, c.byteOffset).getBigUint64(0)));

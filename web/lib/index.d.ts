@@ -173,7 +173,6 @@ export interface PendingUpload {
   propertyId: number;
   fileName: string;
   mimeType: string;
-  documentNumber?: string;
   size: number;
   sha256: string;
   lastModified: number | null;

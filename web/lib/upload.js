@@ -347,7 +347,11 @@ export class DocumentUpload {
 
   _remember() {
     if (!this._storage || !this.uploadId) return;
-    const rec = { uploadId: this.uploadId, ...this.meta, size: this.size, sha256: this.sha256,
+    // Never the document number: the server has it, and an Aadhaar number has no business in
+    // localStorage. A resume by id needs only the id and the file.
+    const meta = { ...this.meta };
+    delete meta.documentNumber;
+    const rec = { uploadId: this.uploadId, ...meta, size: this.size, sha256: this.sha256,
       lastModified: this.file.lastModified ?? null, savedAt: new Date().toISOString() };
     try { this._storage.setItem(STORAGE_PREFIX + this.uploadId, JSON.stringify(rec)); } catch { /* quota */ }
   }
