@@ -89,6 +89,10 @@ test('presence is per user over all nodes: away on one node and online on anothe
   assert.equal((await join(t1, 'org')).type, 'joined'); // a member of the org room from now on
   await watcher.next((m) => m.type === 'presence' && m.userId === 7 && m.roomId === 'org', 3000, 'the arrival in org');
   const t2 = await openChat(b, { token: tok.staff }); // and on B
+  // B's view of user 7 travels before B's announcement of the join (one connection, in order):
+  // once C relays the arrival, C knows that user 7 is online on B.
+  assert.equal((await join(t2, 'org')).type, 'joined');
+  await watcher.next((m) => m.type === 'presence' && m.userId === 7 && m.roomId === 'org', 3000, 'the arrival on B');
   t1.send({ type: 'presence', status: 'away' });
   assert.ok(await quiet(watcher, (m) => m.type === 'presence' && m.userId === 7 && m.status !== 'online', 400),
     'away on A, online on B: online');
