@@ -336,8 +336,10 @@ export class RealtimeClient {
   }
 
   _dispatch(name, detail) {
-    if (!this._target || typeof this._target.dispatchEvent !== 'function' || typeof CustomEvent !== 'function') return;
-    this._target.dispatchEvent(new CustomEvent(name, { detail }));
+    if (!this._target || typeof this._target.dispatchEvent !== 'function') return;
+    // CustomEvent is global in browsers and Node >= 19; elsewhere an Event carrying `detail`.
+    const ev = typeof CustomEvent === 'function' ? new CustomEvent(name, { detail }) : Object.assign(new Event(name), { detail });
+    this._target.dispatchEvent(ev);
   }
 
   // ------------------------------------------------------------------ long-polling fallback
