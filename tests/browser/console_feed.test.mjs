@@ -54,10 +54,13 @@ test('log in, and events created over HTTP appear in the feed within 100 ms of t
   await page.goto(`${srv.base}/`);
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
   await screenshot(page, 'login');
-  // a wrong password is refused in the page
-  await page.getByLabel('Email').fill('owner@demo.bellhop.dev');
-  await page.getByLabel('Password', { exact: true }).fill('wrong-password');
-  await page.getByRole('button', { name: 'Log in' }).click();
+  // A wrong password is refused in the page; keyboard only: the email field has the focus,
+  // Tab moves to the password, Enter submits.
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'email');
+  await page.keyboard.type('owner@demo.bellhop.dev');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('wrong-password');
+  await page.keyboard.press('Enter');
   await page.getByRole('alert').filter({ hasText: 'Wrong email or password' }).waitFor();
 
   await login(page, srv.base, 'owner@demo.bellhop.dev');
