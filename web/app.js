@@ -20,6 +20,8 @@ const app = {
   services: [],
   feed: [], // newest last; capped: what the feed page shows after navigating back
   feedListeners: new Set(),
+  history: [], // recent events from before this page's stream started, newest first
+  historyListeners: new Set(),
   cleanup: null,
   logout,
   login,
@@ -48,6 +50,7 @@ function logout() {
   app.rt = null;
   app.session = null;
   app.feed = [];
+  app.history = [];
   sessionStorage.removeItem(SESSION_KEY);
   sessionStorage.removeItem('bellhop.realtime.positions');
   showChrome();
@@ -90,7 +93,36 @@ async function startRealtime() {
     });
   }
   rt.on('error', (err) => console.debug('realtime:', err.message));
+  let backfilled = false;
+  rt.on('status', (status) => {
+    if (status !== 'open' || backfilled) return;
+    backfilled = true;
+    backfill(rt);
+  });
   rt.start();
+}
+
+/**
+ * So a fresh page is not empty: the last few events of each service, read once with a
+ * non-blocking long-poll from just before the position the stream started at. They are shown
+ * as history, below the live rows; anything at or after the live position comes from the stream.
+ */
+async function backfill(rt) {
+  const PER_SERVICE = 10;
+  const positions = rt.positions;
+  const found = [];
+  await Promise.all(Object.entries(positions).map(async ([service, pos]) => {
+    if (!(pos.offset > 0)) return;
+    const since = Math.max(0, pos.offset - PER_SERVICE);
+    try {
+      const res = await app.api.get(`/v1/realtime/${service}/poll?since=${since}&epoch=${pos.epoch}&timeout=0`);
+      if (res && !res.reset && Array.isArray(res.events)) found.push(...res.events.filter((e) => e.offset <= pos.offset));
+    } catch { /* history is a nicety */ }
+  }));
+  if (app.rt !== rt || found.length === 0) return;
+  found.sort((a, b) => String(b.timestamp).localeCompare(String(a.timestamp)));
+  app.history = found;
+  for (const cb of app.historyListeners) cb(found);
 }
 
 window.addEventListener('online', () => app.rt?.reconnectNow());

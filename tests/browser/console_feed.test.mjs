@@ -202,4 +202,9 @@ test('a stale position (another epoch) after a reload is answered with reset, sh
   assert.match(await notice.innerText(), /history reset[\s\S]*epoch_changed/);
   const stored = await page.evaluate(() => JSON.parse(sessionStorage.getItem('bellhop.realtime.positions')).finance.epoch);
   assert.notEqual(stored, '0123456789abcdef', 'the new epoch is kept');
+  // The reloaded page is not empty: recent events of the other services are shown as history.
+  await page.locator('#event-list li.past[data-service="tasks"]').first().waitFor({ timeout: 5000 });
+  const keys = await page.locator('#event-list li[data-offset]:not([data-offset=""])').evaluateAll((els) => els.map((e) => `${e.dataset.service}:${e.dataset.offset}`));
+  assert.equal(new Set(keys).size, keys.length, 'no event twice');
+  await screenshot(page, 'feed-after-reload');
 });

@@ -27,8 +27,8 @@ export function renderFeed(main, app) {
     && (!filters.text || ev.type.includes(filters.text))
     && (!filters.propertyId || String(ev.propertyId) === filters.propertyId);
 
-  function row(ev) {
-    return h('li', { class: `event svc-${ev.service}`, dataset: { service: ev.service, offset: String(ev.offset), type: ev.type, propertyId: String(ev.propertyId ?? '') }, hidden: !matches(ev) },
+  function row(ev, past = false) {
+    return h('li', { class: `event svc-${ev.service}${past ? ' past' : ''}`, dataset: { service: ev.service, offset: String(ev.offset), type: ev.type, propertyId: String(ev.propertyId ?? '') }, hidden: !matches(ev) },
       h('time', { datetime: ev.timestamp }, fmtTime(ev.timestamp)),
       h('span', { class: 'badge' }, ev.service),
       h('strong', {}, ev.type),
@@ -137,10 +137,21 @@ export function renderFeed(main, app) {
         h('div', { class: 'filters' }, svcBoxes, field('Type contains', text), field('Property', prop)),
         transports, empty, list)));
 
+  // Earlier events (app.js backfill) go below the live ones, once each.
+  function addHistory(events) {
+    for (const ev of events) {
+      if (list.querySelector(`li[data-service="${ev.service}"][data-offset="${ev.offset}"]`)) continue;
+      if (list.children.length >= MAX_ROWS) break;
+      list.append(row(ev, true));
+    }
+    refilter();
+  }
   add([...app.feed]);
-  if (app.feed.length === 0) empty.hidden = false;
+  if (app.history.length) addHistory(app.history);
+  empty.hidden = list.children.length > 0;
   const onEvents = (events) => add(events);
   app.feedListeners.add(onEvents);
+  app.historyListeners.add(addHistory);
   // A reset means events were lost beyond the history window: say so where they would have been.
   const onReset = (e) => {
     const d = e.detail;
@@ -151,6 +162,7 @@ export function renderFeed(main, app) {
   for (const s of app.services) window.addEventListener(`${s}-stream-reset`, onReset);
   return () => {
     app.feedListeners.delete(onEvents);
+    app.historyListeners.delete(addHistory);
     for (const s of app.services) window.removeEventListener(`${s}-stream-reset`, onReset);
     offStatus();
     clear(list);
