@@ -536,15 +536,21 @@ static int on_fill_apply(void *data, int64_t org, const char *svc, int exists, c
     return again;
 }
 
-static void start_broker(rt_hub_t *hub)
+void rt__hub_broker_hooks(rt_hub_t *hub, broker_hooks_t *out)
 {
-    broker_hooks_t hooks = {
+    *out = (broker_hooks_t){
         .data = hub,
         .on_generation = on_generation,
         .on_event = on_remote_event,
         .fill_begin = on_fill_begin,
         .fill_apply = on_fill_apply,
     };
+}
+
+static void start_broker(rt_hub_t *hub)
+{
+    broker_hooks_t hooks;
+    rt__hub_broker_hooks(hub, &hooks);
     int rc = broker_start(hub->broker, &hooks);
     if (rc != 0) {
         LOG_E("broker_start_failed", "err=%s", err_str(rc));

@@ -71,6 +71,10 @@ rt_since_t rt_hub_since(rt_hub_t *hub, int64_t org_id, rt_service_t s, const cha
                         int64_t after, size_t max, rt_event_t ***out, size_t *n, int *more,
                         int64_t *head);
 
+/* For tests: the hooks rt_hub_load gives a sequencing broker (notifications, fills, generation),
+ * so that the gap handling can be driven without Redis. */
+void rt__hub_broker_hooks(rt_hub_t *hub, broker_hooks_t *out);
+
 /* For tests and the broker: the JSON of rt_event_new as three new strings around the epoch-offset
  * id and the offset (A EPOCH-OFFSET B OFFSET C). Returns 0 or BH_EINVAL. */
 int rt__hub_event_parts(const rt_event_in_t *in, int64_t ts_ms, char **a, char **b, char **c);
