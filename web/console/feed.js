@@ -112,6 +112,29 @@ export function renderFeed(main, app) {
     (d) => ({ propertyId: pid(d.propertyId), name: d.name.trim(), ...(d.roomNumber.trim() ? { roomNumber: d.roomNumber.trim() } : {}) }), 'Check in'),
   ];
 
+  // A burst of traffic for the demo (and the operator page's charts): N revenues, one every
+  // 200 ms, over the same endpoint as the form.
+  const burstN = 20;
+  const burst = h('button', { type: 'button', class: 'secondary', id: 'burst' }, `Generate traffic (${burstN} revenues)`);
+  burst.addEventListener('click', async () => {
+    const propertyId = Number(propSelects[0]?.value);
+    if (!(propertyId > 0)) { result.textContent = 'Choose a property'; return; }
+    burst.disabled = true;
+    let ok = 0;
+    try {
+      for (let i = 0; i < burstN; i++) {
+        await app.api.post('/finance/revenue', { propertyId, amountCents: 100 * (1 + Math.floor(Math.random() * 5000)), source: 'demo-traffic' });
+        ok++;
+        result.textContent = `Traffic: ${ok} of ${burstN} revenues`;
+        result.dataset.kind = 'ok';
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } catch (err) {
+      result.textContent = `Traffic stopped after ${ok}: ${err.message}`;
+      result.dataset.kind = 'error';
+    } finally { burst.disabled = false; }
+  });
+
   app.api.get('/properties').then((res) => {
     for (const p of res.items) {
       for (const s of propSelects) s.append(h('option', { value: String(p.id) }, p.name));
@@ -131,7 +154,7 @@ export function renderFeed(main, app) {
   main.append(
     h('h2', {}, 'Live feed'),
     h('div', { class: 'feed-layout' },
-      h('section', { class: 'card', 'aria-labelledby': 'create-title' }, h('h2', { id: 'create-title', class: 'h3' }, 'Create'), h('div', { class: 'create-grid' }, forms), result),
+      h('section', { class: 'card', 'aria-labelledby': 'create-title' }, h('h2', { id: 'create-title', class: 'h3' }, 'Create'), h('div', { class: 'create-grid' }, forms), h('div', { class: 'actions' }, burst), result),
       h('section', { class: 'card', 'aria-labelledby': 'events-title' },
         h('div', { class: 'row' }, h('h2', { id: 'events-title', class: 'h3' }, 'Events'), count),
         h('div', { class: 'filters' }, svcBoxes, field('Type contains', text), field('Property', prop)),
