@@ -1,7 +1,9 @@
 # bellhop: the front door. `make run` and `make test` set up everything they need.
 #
 #   make run                 install missing packages, build, migrate, serve the demo on :4000
-#   make test                install, build, run every unit (ctest) and black-box (node) test
+#   make test                install, build, run every unit (ctest) and black-box (node) test,
+#                            on SQLite and then again on PostgreSQL (a throwaway local cluster)
+#   make integration-pg      just the PostgreSQL run (unit tests of the PostgreSQL store + node)
 #   make test SANITIZE=1     the same tests against an ASan+UBSan build
 #   make browser             the web client's unit tests and the console in Chromium (part of test)
 #   make build               just build build/bellhop
@@ -14,16 +16,17 @@ PORT ?= 4000
 JOBS ?= $(shell nproc)
 
 BUILD_PACKAGES := build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
-                  libjansson-dev libsqlite3-dev libssl-dev libsodium-dev
+                  libjansson-dev libsqlite3-dev libssl-dev libsodium-dev libpq-dev
 TEST_PACKAGES := curl ca-certificates
-# clang with its libFuzzer/sanitizer runtime (libclang-rt-dev) for `make fuzz`.
-FUZZ_PACKAGES := clang libclang-rt-dev
 # libhiredis-dev: the Redis broker (WITH_REDIS); redis-server: the multi-node tests
 # (tests/integration/cluster_*.test.mjs) start their own on a free loopback port.
 BUILD_PACKAGES += libhiredis-dev
 TEST_PACKAGES += redis-server
+# clang with its libFuzzer/sanitizer runtime (libclang-rt-dev) for `make fuzz`.
+FUZZ_PACKAGES := clang libclang-rt-dev
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
+PG_PACKAGES := postgresql-15 postgresql-client-15
 # prometheus (with promtool), nginx-light, openssl and systemd (systemd-analyze): the monitoring
 # and deployment checks in tests/integration/prometheus.test.mjs.
 TEST_PACKAGES += prometheus nginx-light openssl systemd
@@ -46,7 +49,8 @@ ifneq ($(filter true 1,$(CI))$(filter 1,$(SANITIZE)),)
   CMAKE_FLAGS += -DWARNINGS_AS_ERRORS=ON
 endif
 
-.PHONY: all deps test-deps build run test unit integration clean bench-http
+.PHONY: all deps test-deps pg-deps build run test unit integration unit-pg integration-pg clean \
+        bench-http
 
 all: build
 
@@ -86,10 +90,24 @@ browser: build test-deps
 	cd tests/browser && BELLHOP_BIN=$(CURDIR)/$(BUILD_DIR)/bellhop BELLHOP_SANITIZE=$(SANITIZE) \
 	  node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout
 
+pg-deps:
+	@scripts/install-deps.sh $(PG_PACKAGES)
+
+# The PostgreSQL store's own unit tests; they need BELLHOP_TEST_PG (integration-pg sets it).
+unit-pg: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -R '^store/test_pg'
+
+# Everything again on PostgreSQL: scripts/test-postgres.sh starts a throwaway cluster on a free
+# loopback port, sets BELLHOP_TEST_PG for the tests (each test server gets its own database),
+# and stops and deletes the cluster afterwards, also when a test fails.
+integration-pg: build test-deps pg-deps
+	scripts/test-postgres.sh run $(MAKE) --no-print-directory unit-pg integration
+
 test: test-deps build
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory browser
+	@$(MAKE) --no-print-directory integration-pg
 
 bench-http: build
 	@scripts/install-deps.sh $(BENCH_PACKAGES)

@@ -11,5 +11,7 @@ typedef struct migration_s {
 
 /* Sorted by version, terminated by an entry whose name is NULL. */
 extern const migration_t migrations_sqlite[];
+/* migrations/postgres/, the same versions (builds with WITH_POSTGRES only). */
+extern const migration_t migrations_postgres[];
 
 #endif

@@ -104,9 +104,13 @@ int store_open(const char *url, const char *data_dir, store_t **out)
     }
     /* Never log the url itself: a postgres url may carry a password. */
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+#ifdef BELLHOP_WITH_POSTGRES
+        return store__pg_open(url, out);
+#else
         LOG_E("store_backend_unavailable", "backend=postgres reason=%s",
               log_quote(q, sizeof q, "this build has no PostgreSQL store backend"));
         return BH_ECONFIG;
+#endif
     }
     const char *colon = strchr(url, ':');
     int scheme_len = colon ? (int)(colon - url) : 0;

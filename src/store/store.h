@@ -72,13 +72,15 @@ void store_user_dispose(store_user_t *u);
 
 /* Opens the store named by url: NULL, "" or "sqlite:" selects SQLite at <data_dir>/bellhop.db;
  * "sqlite:/path/file.db" a given file. Creates the data dir's file if needed (not the dir).
- * Other schemes are BH_ECONFIG until their backend exists. On success *out is new (store_close).
+ * "postgres://..." or "postgresql://..." selects PostgreSQL (builds with WITH_POSTGRES; else
+ * BH_ECONFIG), with a connection pool; see store_int.h store__pg_open. Other schemes are
+ * BH_ECONFIG. On success *out is new (store_close).
  * data_dir NULL or "" means the working directory. Returns 0, BH_ECONFIG (unknown or unbuilt
  * backend, or "sqlite::memory:", which a connection pool cannot share) or BH_ESTORE (the file
  * cannot be opened; logged). store_close must not run while an operation is in flight. */
 int store_open(const char *url, const char *data_dir, store_t **out);
 void store_close(store_t *st);
-/* Backend name for /health and logs: "sqlite". */
+/* Backend name for /health and logs: "sqlite" or "postgres". */
 const char *store_backend(const store_t *st);
 
 /* Applies every embedded migration newer than the schema table records, each in its own

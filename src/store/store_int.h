@@ -27,7 +27,7 @@ struct store_chat_ops;
 struct store_flag_ops;
 
 struct store_vtable {
-    const char *name; /* "sqlite", returned by store_backend() */
+    const char *name; /* "sqlite" or "postgres", returned by store_backend() */
     const struct store_upload_ops *uploads;
     const struct store_chat_ops *chat;
     const struct store_flag_ops *flags;
@@ -98,5 +98,12 @@ struct store_s {
  * pool of connections cannot share) or BH_ESTORE (the file cannot be opened or configured; the
  * reason is logged). */
 int store__sqlite_open(const char *path, store_t **out);
+
+/* Opens a pool of connections to the PostgreSQL database named by url (postgres:// or
+ * postgresql://, libpq's syntax, plus bellhop's pool_max, statement_timeout_ms and
+ * lock_timeout_ms query parameters; see store_pg.c). Connects once before returning. Returns 0,
+ * BH_ECONFIG (a bad bellhop parameter) or BH_ESTORE (cannot connect; logged without the url).
+ * Only in builds with WITH_POSTGRES (BELLHOP_WITH_POSTGRES defined). */
+int store__pg_open(const char *url, store_t **out);
 
 #endif

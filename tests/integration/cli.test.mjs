@@ -6,7 +6,7 @@ import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, bellhop, startServer } from './support/server.mjs';
+import { BIN, BACKEND, bellhop, startServer, testDatabaseUrl } from './support/server.mjs';
 
 const dirs = [];
 function tmpDir() {
@@ -20,6 +20,10 @@ after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true });
 function run(args, env = {}) {
   const base = { ...process.env };
   for (const k of Object.keys(base)) if (k.startsWith('BELLHOP_')) delete base[k];
+  // Under BELLHOP_TEST_PG the data dir's own database (see support/server.mjs).
+  const d = args.indexOf('--data-dir');
+  const db = d >= 0 ? testDatabaseUrl(args[d + 1]) : null;
+  if (db) base.BELLHOP_DATABASE_URL = db;
   const r = spawnSync(BIN, args, {
     env: { ...base, BELLHOP_LOG_LEVEL: 'warn', ...env },
     encoding: 'utf8',
@@ -66,7 +70,7 @@ test('migrate is idempotent', () => {
   const d = tmpDir();
   const a = run(['migrate', '--data-dir', d]);
   assert.equal(a.status, 0, a.stderr);
-  assert.ok(existsSync(join(d, 'bellhop.db')));
+  if (BACKEND === 'sqlite') assert.ok(existsSync(join(d, 'bellhop.db')));
   const b = run(['migrate', '--data-dir', d]);
   assert.equal(b.status, 0, b.stderr);
 });

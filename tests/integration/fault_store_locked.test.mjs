@@ -6,7 +6,7 @@ import { test, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { startServer, waitFor } from './support/server.mjs';
+import { startServer, waitFor, BACKEND, lockStore } from './support/server.mjs';
 import { subscribed, closeAll } from './support/stream.mjs';
 import { openChat, join as joinRoom, say, demoTokens } from './support/chat.mjs';
 
@@ -14,8 +14,11 @@ let srv;
 after(async () => { await srv?.stop(); });
 afterEach(closeAll);
 
-/** Holds BEGIN EXCLUSIVE on the server's database until release() (a separate process). */
+/** Holds BEGIN EXCLUSIVE on the server's database until release() (a separate process). On
+ * PostgreSQL: an EXCLUSIVE lock on every table (psql), which the store's lock_timeout (5 s, like
+ * SQLite's busy timeout) waits for. */
 async function lockDb(dataDir) {
+  if (BACKEND === 'postgres') return lockStore(dataDir);
   const p = spawn('sqlite3', [join(dataDir, 'bellhop.db')], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   p.stdout.on('data', (d) => { out += d; });

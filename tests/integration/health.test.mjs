@@ -1,7 +1,7 @@
 // /health, routing errors (404/405), the JSON error shape and the request log line.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, rawConnect, waitFor } from './support/server.mjs';
+import { startServer, rawConnect, waitFor, BACKEND } from './support/server.mjs';
 
 let srv;
 before(async () => { srv = await startServer(); });
@@ -27,7 +27,7 @@ test('GET /health reports ok, the version, the store and the uptime', async () =
   assert.deepEqual(Object.keys(body).sort(), ['status', 'store', 'uptimeS', 'version']);
   assert.equal(body.status, 'ok');
   assert.equal(body.version, '0.1.0');
-  assert.deepEqual(body.store, { backend: 'sqlite', ok: true });
+  assert.deepEqual(body.store, { backend: BACKEND, ok: true });
   assert.ok(Number.isInteger(body.uptimeS) && body.uptimeS >= 0 && body.uptimeS < 600, `uptimeS ${body.uptimeS}`);
 });
 

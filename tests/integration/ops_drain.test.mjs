@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { startServer, rawConnect, waitFor, BIN, ROOT } from './support/server.mjs';
+import { startServer, rawConnect, waitFor, BIN, ROOT, storeEnv, storeSql } from './support/server.mjs';
 import { subscribed, closeAll } from './support/stream.mjs';
 import { openChat } from './support/chat.mjs';
 import { openUpload, closeUploads, checkinGuest, makeFile, startMsg, sha256, TUS_PATH } from './support/upload.mjs';
@@ -165,7 +165,7 @@ test('SIGHUP reopens BELLHOP_LOG_FILE after rotation and reloads flags changed i
   const dir = mkdtempSync(join(tmpdir(), 'bellhop-hup-'));
   const log = join(dir, 'bellhop.log');
   const port = await freePort();
-  const env = { ...process.env, BELLHOP_LOG_LEVEL: 'info', BELLHOP_LOG_FILE: log, ASAN_OPTIONS: 'detect_leaks=1' };
+  const env = { ...process.env, BELLHOP_LOG_LEVEL: 'info', BELLHOP_LOG_FILE: log, ASAN_OPTIONS: 'detect_leaks=1', ...storeEnv(dir) };
   const child = spawn(BIN, ['serve', '--bind', '127.0.0.1', '--port', String(port), '--data-dir', dir, '--workers', '2', '--web-dir', join(ROOT, 'web')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
@@ -183,7 +183,8 @@ test('SIGHUP reopens BELLHOP_LOG_FILE after rotation and reloads flags changed i
     await (await fetch(`${base}/health`)).arrayBuffer();
     await waitFor(() => /path=\/health/.test(readFileSync(`${log}.1`, 'utf8')), { timeout: 3000, what: 'the request line in the rotated file' });
     // Another process (an admin tool, another instance) changes a flag in the store.
-    execFileSync('sqlite3', [join(dir, 'bellhop.db'), "INSERT OR REPLACE INTO feature_flags(name, value, updated_by, updated_at) VALUES ('REALTIME_ROLLOUT_PERCENT', '10', 1, 0)"]);
+    storeSql(dir, "INSERT INTO feature_flags(name, value, updated_by, updated_at) VALUES ('REALTIME_ROLLOUT_PERCENT', '10', 1, 0) " +
+      'ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_by = excluded.updated_by, updated_at = excluded.updated_at');
     assert.equal((await flags()).REALTIME_ROLLOUT_PERCENT, 100, 'not before the reload');
     child.kill('SIGHUP');
     await waitFor(() => existsSync(log) && /msg=log_reopened/.test(readFileSync(log, 'utf8')), { timeout: 5000, what: 'a fresh log file' });

@@ -186,8 +186,10 @@ test('incomplete uploads expire: the sweep deletes the row and the partial file'
     await c.sendChunks(data, 0, { to: 5000 });
     await c.close();
     await waitFor(() => !partials(s).includes(ready.uploadId), { timeout: 8000, what: 'the partial file to be swept' });
+    // The sweep unlinks the file, then deletes the row and lets go of the upload: until then a
+    // resume is told upload_busy ("retry"), which a slower store (PostgreSQL) makes visible.
     const c2 = await openUpload(s, { token });
-    assert.equal((await c2.request({ type: 'resume', uploadId: ready.uploadId })).code, 'not_found');
+    assert.equal((await c2.requestRetry({ type: 'resume', uploadId: ready.uploadId })).code, 'not_found');
     await closeUploads();
   } finally {
     await s.stop();

@@ -6,7 +6,12 @@
 //   await srv.stop();                           // SIGTERM; asserts a clean exit, no sanitizer report
 //
 // BELLHOP_BIN names the binary (the Makefile sets it; build/bellhop by default).
+// BELLHOP_TEST_PG (postgres://user@host:port, set by `make test` through
+// scripts/test-postgres.sh) runs every server and sub-command against PostgreSQL instead of
+// SQLite: each data dir gets a database of its own (created on first use, dropped with the dir),
+// so a server restarted on the same data dir finds its data again.
 import { spawn, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -17,6 +22,76 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, '../../..');
 export const BIN = process.env.BELLHOP_BIN || join(ROOT, 'build/bellhop');
 const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: UndefinedBehaviorSanitizer/;
+
+/** The store backend the tests run against: 'postgres' when BELLHOP_TEST_PG is set. */
+export const BACKEND = process.env.BELLHOP_TEST_PG ? 'postgres' : 'sqlite';
+
+function psql(sql) {
+  execFileSync('psql', [`${process.env.BELLHOP_TEST_PG}/postgres`, '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+const pgDatabases = new Set();
+/** The database url for dataDir under BELLHOP_TEST_PG (creating the database once), else null. */
+export function testDatabaseUrl(dataDir) {
+  if (!process.env.BELLHOP_TEST_PG || !dataDir) return null;
+  // A name derived from the path: the same dir always maps to the same database. Hex only, so it
+  // is a safe identifier.
+  const name = `bh_${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 24)}`;
+  if (!pgDatabases.has(name)) {
+    try {
+      psql(`CREATE DATABASE ${name}`);
+    } catch (e) {
+      if (!/already exists/.test(String(e.stderr))) throw e;
+    }
+    pgDatabases.add(name);
+  }
+  return `${process.env.BELLHOP_TEST_PG}/${name}`;
+}
+
+function dropTestDatabase(dataDir) {
+  const url = testDatabaseUrl(dataDir);
+  if (!url) return;
+  const name = url.slice(url.lastIndexOf('/') + 1);
+  pgDatabases.delete(name);
+  psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+}
+
+/** Env for a bellhop process on dataDir: the test database, unless env names one itself. */
+function dbEnv(dataDir, env) {
+  const url = env.BELLHOP_DATABASE_URL === undefined ? testDatabaseUrl(dataDir) : null;
+  return url ? { BELLHOP_DATABASE_URL: url } : {};
+}
+
+/** For tests that spawn bellhop themselves: { BELLHOP_DATABASE_URL } of dataDir, or {} on SQLite. */
+export function storeEnv(dataDir) {
+  return dbEnv(dataDir, {});
+}
+
+/** Runs sql against dataDir's store from another process (sqlite3 or psql), as an admin would.
+ * Write it in the SQL both accept (e.g. INSERT ... ON CONFLICT ... DO UPDATE). */
+export function storeSql(dataDir, sql) {
+  if (BACKEND === 'sqlite') {
+    execFileSync('sqlite3', [join(dataDir, 'bellhop.db'), sql], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } else {
+    execFileSync('psql', [testDatabaseUrl(dataDir), '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+}
+
+/** PostgreSQL only: another session holds an EXCLUSIVE lock on every table of dataDir's database
+ * (reads go on, writes wait), like `BEGIN EXCLUSIVE` in the sqlite3 shell, until release(). */
+export async function lockStore(dataDir) {
+  const p = spawn('psql', [testDatabaseUrl(dataDir), '-qAtX', '-v', 'ON_ERROR_STOP=1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (d) => { out += d; });
+  p.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise((res) => p.once('exit', res));
+  p.stdin.write("BEGIN;\nSELECT string_agg(format('%I', tablename), ', ') AS tables FROM pg_tables " +
+    "WHERE schemaname = 'public' \\gset\nLOCK TABLE :tables IN EXCLUSIVE MODE;\nSELECT 'locked';\n");
+  await waitFor(() => /locked/.test(out), { timeout: 10000, what: 'the exclusive lock' });
+  return { release: async () => { p.stdin.write('COMMIT;\n\\q\n'); p.stdin.end(); await exited; } };
+}
 
 /** Waits until pred() is truthy, polling every `every` ms, failing after `timeout` ms. */
 export async function waitFor(pred, { timeout = 5000, every = 10, what = 'condition' } = {}) {
@@ -33,7 +108,7 @@ export async function waitFor(pred, { timeout = 5000, every = 10, what = 'condit
 export function bellhop(args, { env = {}, dataDir, input } = {}) {
   const full = dataDir ? [...args, '--data-dir', dataDir] : args;
   return execFileSync(BIN, full, {
-    env: { ...process.env, BELLHOP_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, BELLHOP_LOG_LEVEL: 'warn', ...dbEnv(dataDir, env), ...env },
     input,
     encoding: 'utf8',
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -48,7 +123,7 @@ export async function startServer({ env = {}, args = [], dataDir, workers = 2 } 
     ['serve', '--bind', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--workers', String(workers),
      '--web-dir', join(ROOT, 'web'), ...args],
     {
-      env: { ...process.env, BELLHOP_LOG_LEVEL: 'info', ASAN_OPTIONS: 'detect_leaks=1', ...env },
+      env: { ...process.env, BELLHOP_LOG_LEVEL: 'info', ASAN_OPTIONS: 'detect_leaks=1', ...dbEnv(dataDir, env), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -101,7 +176,10 @@ export async function startServer({ env = {}, args = [], dataDir, workers = 2 } 
         await exited;
         clearTimeout(t);
       }
-      if (ownDir && !keepData) rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir && !keepData) {
+        rmSync(dataDir, { recursive: true, force: true });
+        dropTestDatabase(dataDir);
+      }
       if (SANITIZER_RE.test(stderr)) throw new Error(`sanitizer report:\n${stderr.slice(-8000)}`);
       if (exit.code !== 0) throw new Error(`bellhop exited with ${JSON.stringify(exit)}:\n${stderr.slice(-4000)}`);
     },
