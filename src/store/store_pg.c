@@ -540,16 +540,19 @@ static const char SQL_USER_LIST[] =
     " AND ($3 IS NULL OR all_properties = 1 OR EXISTS (SELECT 1 FROM user_properties AS up"
     " WHERE up.user_id = users.id AND up.property_id = ANY ($3)))"
     " AND ($4 IS NULL OR role = $4) AND ($5 = 0 OR id < $5)" LIST_ORDER;
-static const char SQL_EVENT_INSERT[] =
-    "INSERT INTO events (org_id, service, \"offset\", property_id, ts_ms, type, json) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7)";
-/* The WHERE makes a stream that exists under another epoch change nothing (zero rows): the
- * caller's offsets belong to a different history. GREATEST keeps heads monotonic, also when two
- * nodes append to one stream at once (the conflict row is locked and re-read). */
-static const char SQL_STREAM_UPSERT[] =
-    "INSERT INTO streams (org_id, service, epoch, head) VALUES ($1, $2, $3, $4) "
+/* One statement, so one round trip and its own transaction: the event and the head move together
+ * or not at all. The upsert's WHERE makes a stream that exists under another epoch change nothing
+ * (the caller's offsets belong to a different history); then the event is not inserted either
+ * (zero rows: BH_EINVAL) unless its offset is taken, which, as on SQLite, is BH_EEXIST first (the
+ * unique violation undoes the whole statement). GREATEST keeps heads monotonic, also when two
+ * nodes append to one stream at once (the conflicting row is locked and re-read). */
+static const char SQL_EVENT_APPEND[] =
+    "WITH up AS (INSERT INTO streams (org_id, service, epoch, head) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT (org_id, service) DO UPDATE SET head = GREATEST(streams.head, excluded.head) "
-    "WHERE streams.epoch = excluded.epoch";
+    "WHERE streams.epoch = excluded.epoch RETURNING 1) "
+    "INSERT INTO events (org_id, service, \"offset\", property_id, ts_ms, type, json) "
+    "SELECT $1, $2, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM up) OR EXISTS (SELECT 1 "
+    "FROM events WHERE org_id = $1 AND service = $2 AND \"offset\" = $4)";
 static const char SQL_STREAMS_LOAD[] =
     "SELECT org_id, service, epoch, head FROM streams ORDER BY org_id, service COLLATE \"C\"";
 /* Ranked over every event of the stream, then cut by age, so that the scan returns exactly what
@@ -1445,39 +1448,25 @@ static int pg_event_append(store_t *st, const store_event_t *e)
     int64_t changed = 0;
     int rc = checkout((pg_store_t *)st, &c);
     if (rc != 0) return rc;
-    /* The event and the head move together. */
-    if ((rc = store__pg_begin(c)) != 0) goto out;
     store__pg_params_init(&p);
     store__pg_param_int64(&p, e->org_id);
     store__pg_param_text(&p, e->service);
+    store__pg_param_text(&p, e->epoch);
     store__pg_param_int64(&p, e->offset);
     store__pg_param_opt_int64(&p, e->property_id > 0 ? e->property_id : 0);
     store__pg_param_int64(&p, e->ts_ms);
     store__pg_param_text(&p, e->type);
     /* json is not NUL-terminated: send exactly its bytes. */
     store__pg_param_bytes(&p, e->json, e->json_len);
-    if ((rc = store__pg_write(c, SQL_EVENT_INSERT, &p, NULL, "event_append")) != 0) goto fail;
-    store__pg_params_init(&p);
-    store__pg_param_int64(&p, e->org_id);
-    store__pg_param_text(&p, e->service);
-    store__pg_param_text(&p, e->epoch);
-    store__pg_param_int64(&p, e->offset);
-    if ((rc = store__pg_write(c, SQL_STREAM_UPSERT, &p, &changed, "event_append_head")) != 0)
-        goto fail;
-    if (changed != 1) {
+    rc = store__pg_write(c, SQL_EVENT_APPEND, &p, &changed, "event_append");
+    checkin((pg_store_t *)st, c);
+    if (rc == 0 && changed != 1) {
         char q1[64], q2[64];
         LOG_W("store_epoch_mismatch", "backend=postgres org=%lld service=%s epoch=%s",
               (long long)e->org_id, log_quote(q1, sizeof q1, e->service),
               log_quote(q2, sizeof q2, e->epoch));
         rc = BH_EINVAL;
-        goto fail;
     }
-    if ((rc = store__pg_commit(c)) != 0) goto fail;
-    goto out;
-fail:
-    store__pg_rollback(c);
-out:
-    checkin((pg_store_t *)st, c);
     return rc;
 }
 
