@@ -2,6 +2,7 @@
 #include "handlers/handlers.h"
 
 #include "handlers/admit.h"
+#include "net/limit.h"
 
 #include "broker/broker.h"
 #include "core/alloc.h"
@@ -381,6 +382,17 @@ void handlers_prometheus(http_req_t *req)
     if (h->uploads) prom_uploads(&b, h->uploads);
     if (h->hub) prom_broker(&b, h->hub);
     prom_process(&b, h);
+    /* Admission limits (net/limit.h): process-wide. */
+    GAUGE("bellhop_connections", "Open TCP connections, every kind, all workers.",
+          net_limit_conn_total());
+    GAUGE("bellhop_outbuf_bytes", "Bytes queued for clients, all workers (BELLHOP_OUTBUF_BUDGET).",
+          net_limit_outbuf_total());
+    buf_appends(&b, "# HELP bellhop_limit_refusals_total Connections refused or closed by a limit.\n"
+                    "# TYPE bellhop_limit_refusals_total counter\n");
+    for (int e = 0; e < NET_LIMIT__COUNT; e++)
+        buf_appendf(&b, "bellhop_limit_refusals_total{limit=\"%s\"} %llu\n",
+                    net_limit_event_name((net_limit_event_t)e),
+                    (unsigned long long)net_limit_count((net_limit_event_t)e));
 #undef COUNTER
 #undef GAUGE
     free(m);

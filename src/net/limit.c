@@ -41,6 +41,24 @@ static net_limits_t limits;
 static _Atomic long long outbuf_total;
 static _Atomic int outbuf_conns;
 static _Atomic long long conn_total;
+static _Atomic uint64_t events[NET_LIMIT__COUNT];
+
+void net_limit_note(net_limit_event_t e)
+{
+    atomic_fetch_add_explicit(&events[e], 1, memory_order_relaxed);
+}
+
+uint64_t net_limit_count(net_limit_event_t e)
+{
+    return atomic_load_explicit(&events[e], memory_order_relaxed);
+}
+
+const char *net_limit_event_name(net_limit_event_t e)
+{
+    static const char *const names[NET_LIMIT__COUNT] = {"per_ip", "per_user", "handshake_rate",
+                                                        "message_rate"};
+    return names[e];
+}
 
 static void init_once(void)
 {
@@ -129,6 +147,7 @@ int net_limit_ip_acquire(const struct sockaddr *sa, net_ip_t **out)
     if (e && max && e->conns >= max) {
         uv_mutex_unlock(&s->lock);
         *out = NULL;
+        net_limit_note(NET_LIMIT_REFUSED_IP);
         return BH_EAGAIN;
     }
     if (e == NULL) {
@@ -172,6 +191,7 @@ int net_limit_ip_handshake(net_ip_t *e, uint64_t now_ms, unsigned *retry_ms)
     int rc = net_bucket_take(&e->hs, limits.handshake_rate, limits.handshake_burst, now_ms,
                              retry_ms);
     uv_mutex_unlock(&s->lock);
+    if (rc != 0) net_limit_note(NET_LIMIT_REFUSED_HANDSHAKE);
     return rc;
 }
 
@@ -196,6 +216,7 @@ int net_limit_user_acquire(int64_t org_id, int64_t user_id, net_user_t **out)
     if (u && max && u->conns >= max) {
         uv_mutex_unlock(&s->lock);
         *out = NULL;
+        net_limit_note(NET_LIMIT_REFUSED_USER);
         return BH_EAGAIN;
     }
     if (u == NULL) {

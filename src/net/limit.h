@@ -72,6 +72,18 @@ size_t net_limit_outbuf_total(void);
  * as a slow consumer. */
 int net_limit_outbuf_victim(size_t queued);
 
+/* Refusals and closes by limit, since start (for /metrics). */
+typedef enum {
+    NET_LIMIT_REFUSED_IP = 0,    /* connection refused at accept: per-IP limit */
+    NET_LIMIT_REFUSED_USER,      /* upgrade refused: per-user limit */
+    NET_LIMIT_REFUSED_HANDSHAKE, /* upgrade refused: handshake rate */
+    NET_LIMIT_CLOSED_MSG_RATE,   /* stream closed: message rate (1008) */
+    NET_LIMIT__COUNT
+} net_limit_event_t;
+void net_limit_note(net_limit_event_t e);
+uint64_t net_limit_count(net_limit_event_t e);
+const char *net_limit_event_name(net_limit_event_t e); /* "per_ip", "per_user", ... */
+
 /* Live connections across all workers (accepted, handle not yet closed). */
 size_t net_limit_conn_total(void);
 void net__conn_total_add(int delta);

@@ -205,6 +205,7 @@ static int rate_ok(ws_conn_t *ws)
         return 1;
     LOG_I("ws_rate_limited", "peer=%s rate=%u burst=%u", ws->c->peer, ws->lim.msg_rate,
           ws->lim.msg_burst);
+    net_limit_note(NET_LIMIT_CLOSED_MSG_RATE);
     ws_conn_close(ws, WS_CLOSE_POLICY, "message rate exceeded");
     return 0;
 }

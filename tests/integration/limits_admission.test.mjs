@@ -17,6 +17,14 @@ async function server(t, env) {
   return srv;
 }
 
+/** The value of a /metrics sample, e.g. 'bellhop_limit_refusals_total{limit="per_ip"}'. */
+async function prom(srv, sample) {
+  const text = await (await srv.fetch('/metrics')).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  assert.ok(line, `no ${sample} in /metrics`);
+  return Number(line.slice(sample.length + 1));
+}
+
 async function health(srv) {
   const res = await srv.fetch('/health');
   await res.arrayBuffer();
@@ -43,10 +51,12 @@ test('BELLHOP_MAX_CONNS_PER_IP: the next connection gets 429 too_many_connection
   assert.equal(body.error.code, 'too_many_connections');
 
   held[0].close();
+  held[1].close(); // room for the /metrics request below
   // The slot comes back once the server has seen the close.
   await waitFor(async () => {
     try { return (await health(srv)) === 200; } catch { return false; }
   }, { timeout: 5000, what: 'a connection to be accepted again' });
+  assert.equal(await prom(srv, 'bellhop_limit_refusals_total{limit="per_ip"}'), 1);
   for (const c of held) c.close();
 });
 
@@ -79,6 +89,7 @@ test('BELLHOP_MAX_CONNS_PER_USER counts realtime, chat and upload streams togeth
     }
   }, { timeout: 5000, every: 50, what: 'the user to be under the limit again' });
   assert.equal((await back.handshake(['finance'])).type, 'ack');
+  assert.ok(await prom(srv, 'bellhop_limit_refusals_total{limit="per_user"}') >= 2);
   await s1.close();
 });
 
@@ -103,6 +114,7 @@ test('BELLHOP_HANDSHAKE_RATE / _BURST: upgrades over the bucket get 429 too_many
     }
   }, { timeout: 5000, every: 100, what: 'a handshake token to refill' });
   await c.close();
+  assert.ok(await prom(srv, 'bellhop_limit_refusals_total{limit="handshake_rate"}') >= 1);
 });
 
 test('BELLHOP_WS_MSG_RATE / _BURST: a client flooding messages is closed with 1008; its neighbours are not', async (t) => {
@@ -128,6 +140,7 @@ test('BELLHOP_WS_MSG_RATE / _BURST: a client flooding messages is closed with 10
     await calm.nextType('pong', 2000);
   }
   assert.equal(calm.closeInfo, null);
+  assert.equal(await prom(srv, 'bellhop_limit_refusals_total{limit="message_rate"}'), 2);
 });
 
 test('BELLHOP_OUTBUF_BUDGET: over the global budget the slowest consumers are closed (4429), the fast ones get everything', async (t) => {
@@ -170,4 +183,6 @@ test('BELLHOP_OUTBUF_BUDGET: over the global budget the slowest consumers are cl
     s.ws._socket.resume();
     assert.equal((await s.waitClose(10000)).code, 4429);
   }
+  // Their queues were freed with them: the process-wide count is back to (almost) nothing.
+  await waitFor(async () => (await prom(srv, 'bellhop_outbuf_bytes')) < 64 * 1024, { timeout: 5000, what: 'the outgoing bytes to drain' });
 });
