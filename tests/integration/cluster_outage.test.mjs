@@ -121,3 +121,42 @@ test('one node cut off from Redis while others publish: on reconnect it fills th
     await proxy.stop();
   }
 });
+
+test('a node started while Redis is unreachable serves degraded, then catches up when Redis is back', { skip }, async () => {
+  const proxy = await startProxy(redis.port);
+  await proxy.cut();
+  // It waits (bounded) for a first sync that cannot happen, then serves anyway.
+  const late = await startServer({ dataDir: nodes.dataDir, env: { ...nodes.env, BELLHOP_REDIS_URL: proxy.url } });
+  try {
+    const h = await health(late);
+    assert.equal(h.status, 200);
+    assert.equal(h.body.status, 'degraded');
+    assert.equal(h.body.broker.synced, false);
+    const owner = late.token({ org: 1, user: 1, role: 'owner' });
+    const { c } = await subscribed(late, owner, ['guest']);
+    const pubToken = publisher(nodes[0]).token;
+    const res = await late.fetch('/v2/realtime/publish', { method: 'POST', token: pubToken,
+      json: { orgId: 1, type: 'guest_updated', service: 'guest', data: { i: -1 } } });
+    assert.equal(res.status, 503);
+    assert.equal((await res.json()).error.code, 'broker_unavailable');
+    const pub = publisher(nodes[0]);
+    const offs = [];
+    for (let i = 0; i < 3; i++) offs.push((await pub({ service: 'guest', type: 'guest_updated', data: { i } })).offset);
+
+    await proxy.restore();
+    await waitFor(async () => (await health(late)).body.status === 'ok', { timeout: 10000, what: 'the late node up' });
+    const evs = await c.takeEvents(3, { service: 'guest', timeoutMs: 10000 });
+    assert.deepEqual(evs.map((e) => e.offset), offs, 'what was published meanwhile, in order');
+    offs.push((await publisher(late)({ service: 'guest', type: 'guest_updated', data: { i: 3 } })).offset);
+    assert.deepEqual((await c.takeEvents(1, { service: 'guest' })).map((e) => e.data.i), [3]);
+    // Its positions now agree with the other nodes'.
+    const mine = (await subscribed(late, owner, ['guest'])).ack.positions.guest;
+    const theirs = (await subscribed(nodes[1], owner, ['guest'])).ack.positions.guest;
+    assert.deepEqual(mine, theirs);
+    c.assertSeqs();
+  } finally {
+    await closeAll();
+    await late.stop({ keepData: true });
+    await proxy.stop();
+  }
+});
