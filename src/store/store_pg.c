@@ -195,8 +195,14 @@ static int checkout(pg_store_t *s, pg_conn_t **out)
 static void checkin(pg_store_t *s, pg_conn_t *c)
 {
     /* An open transaction would leak into the next user's operation; every path should have
-     * ended it, and this keeps a missed one from poisoning the pool. */
+     * ended it, and this keeps a missed one from poisoning the pool. A session that cannot even
+     * roll back is started afresh (a new session, so its prepared statements go too). */
     store__pg_rollback(c);
+    if (PQstatus(c->db) == CONNECTION_OK && PQtransactionStatus(c->db) != PQTRANS_IDLE) {
+        LOG_W("store_session_reset", "backend=postgres reason=%s", "transaction_not_ended");
+        PQreset(c->db);
+        if (PQstatus(c->db) == CONNECTION_OK) (void)conn_setup(s, c);
+    }
     uv_mutex_lock(&s->lock);
     assert(s->n_idle < s->n_open);
     s->idle[s->n_idle++] = c;

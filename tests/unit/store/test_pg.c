@@ -792,6 +792,47 @@ TEST(chat_transaction)
     fixture_close(&f);
 }
 
+/* PostgreSQL aborts a transaction at its first failed statement (SQLite does not): the rest of
+ * it fails, its commit reports the failure, and the connection goes back to the pool clean. One
+ * connection in the pool, so the next calls get the same one. */
+TEST(a_failed_statement_aborts_the_transaction_and_the_pool_stays_clean)
+{
+    fixture_t f;
+    int64_t p[3];
+    ASSERT_EQ_INT(0, fixture_open_with(&f, "?pool_max=1", 1));
+    ASSERT_EQ_INT(0, seed(f.st, p));
+    store_chat_tx_t *tx = NULL;
+    ASSERT_EQ_INT(0, store_chat_begin(f.st, 1, &tx));
+    store_chat_msg_t m;
+    store_chat_msg_init(&m);
+    m.room_id = 999999; /* no such room: the foreign key */
+    m.user_id = 10;
+    snprintf(m.client_msg_id, sizeof m.client_msg_id, "x");
+    m.text = "lost";
+    ASSERT_EQ_INT(BH_ENOTFOUND, store_chat_msg_insert(tx, &m));
+    int64_t prop = 0;
+    log_set_level(LOG_OFF);
+    ASSERT_EQ_INT(BH_ESTORE, store_chat_target(tx, 1, STORE_CHAT_ORG, 0, &prop));
+    ASSERT_EQ_INT(BH_ESTORE, store_chat_commit(tx));
+    log_set_level(LOG_ERROR);
+    ASSERT_EQ_INT(0, store_ping(f.st));
+    ASSERT_EQ_INT(0, store_chat_begin(f.st, 1, &tx));
+    ASSERT_EQ_INT(0, store_chat_target(tx, 1, STORE_CHAT_ORG, 0, &prop));
+    ASSERT_EQ_INT(0, store_chat_commit(tx));
+    /* The same through a core operation: a duplicate email inside user_create's transaction. */
+    store_user_t u;
+    store_user_init(&u);
+    u.org_id = 1;
+    u.role = ROLE_STAFF;
+    u.all_properties = 1;
+    snprintf(u.email, sizeof u.email, "dup@hotel.example");
+    ASSERT_EQ_INT(0, store_user_create(f.st, &u));
+    ASSERT_EQ_INT(BH_EEXIST, store_user_create(f.st, &u));
+    ASSERT_EQ_INT(0, store_user_by_email(f.st, "dup@hotel.example", &u));
+    store_user_dispose(&u);
+    fixture_close(&f);
+}
+
 TEST(flags_save_load_history)
 {
     fixture_t f;
@@ -880,7 +921,9 @@ TEST_RUN(TEST_ENTRY(open_migrate_backend), TEST_ENTRY(concurrent_migrations_from
          TEST_ENTRY(properties_rooms_and_their_errors), TEST_ENTRY(users_create_read_update_list),
          TEST_ENTRY(long_text_is_truncated_at_a_character_boundary), TEST_ENTRY(domain_records),
          TEST_ENTRY(events_append_scan_prune), TEST_ENTRY(uploads_and_documents),
-         TEST_ENTRY(chat_transaction), TEST_ENTRY(flags_save_load_history),
+         TEST_ENTRY(chat_transaction),
+         TEST_ENTRY(a_failed_statement_aborts_the_transaction_and_the_pool_stays_clean),
+         TEST_ENTRY(flags_save_load_history),
          TEST_ENTRY(many_threads_share_a_small_pool))
 
 int main(void)
