@@ -74,6 +74,8 @@ typedef struct broker_stats_s {
     uint64_t fills;           /* fill round trips (gaps and resyncs) */
     uint64_t filled;          /* events recovered by fills */
     uint64_t reconnects;      /* connections established after the first */
+    uint64_t bus_sent;        /* bus messages sent (chat fan-out, presence) */
+    uint64_t bus_received;    /* bus messages from other nodes */
     int64_t state_since_ms;   /* unix ms of the last state change */
     char reason[128];         /* why it is down (empty when up) */
 } broker_stats_t;

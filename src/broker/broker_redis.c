@@ -413,6 +413,7 @@ static void on_bus_message(broker_redis_t *b, const char *p, size_t len)
     memcpy(node, p, 16);
     node[16] = '\0';
     peer_add(b, node);
+    count(b, &b->st.bus_received, 1);
     broker_bus_hooks_t h = bus_hooks_get(b);
     if (h.on_message) h.on_message(h.data, node, nl + 1, len - 17);
 }
@@ -824,6 +825,7 @@ static int redis_bus_send(broker_t *base, const char *payload, size_t len)
     size_t lens[] = {7, strlen(b->k_bus), len + 17};
     int rc = enqueue(b, preq_new(args, lens, 3, 1));
     free(msg);
+    if (rc == 0) count(b, &b->st.bus_sent, 1);
     return rc;
 }
 

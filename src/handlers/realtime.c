@@ -150,14 +150,15 @@ static json_t *broker_json(rt_hub_t *hub)
     broker_stats_t st;
     if (bk) broker_stats(bk, &st);
     else memset(&st, 0, sizeof st);
-    return json_pack("{s:s,s:s,s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "backend",
+    return json_pack("{s:s,s:s,s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "backend",
                      bk ? broker_name(bk) : "local", "state", broker_state_name(st.state),
                      "synced", st.synced || st.state == BROKER_STATE_LOCAL, "reason", st.reason,
                      "stateSinceMs", (json_int_t)st.state_since_ms, "published",
                      (json_int_t)st.published, "publishFailed", (json_int_t)st.publish_failed,
                      "received", (json_int_t)st.received,
                      "gaps", (json_int_t)st.gaps, "fills", (json_int_t)st.fills, "filled",
-                     (json_int_t)st.filled, "reconnects", (json_int_t)st.reconnects);
+                     (json_int_t)st.filled, "reconnects", (json_int_t)st.reconnects, "busSent",
+                     (json_int_t)st.bus_sent, "busReceived", (json_int_t)st.bus_received);
 }
 
 void handlers_realtime_metrics(http_req_t *req)
@@ -294,6 +295,10 @@ static void prom_broker(buf_t *b, rt_hub_t *hub)
     prom_counter(b, "bellhop_broker_filled_events_total", "Events recovered by fills.", st.filled);
     prom_counter(b, "bellhop_broker_reconnects_total", "Broker connections re-established.",
                  st.reconnects);
+    prom_counter(b, "bellhop_broker_bus_sent_total",
+                 "Messages sent to the other nodes (chat fan-out, presence).", st.bus_sent);
+    prom_counter(b, "bellhop_broker_bus_received_total", "Messages received from other nodes.",
+                 st.bus_received);
 }
 
 /* The usual process_* families (as client libraries export them), for sizing against limits.

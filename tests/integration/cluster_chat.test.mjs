@@ -4,7 +4,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './support/server.mjs';
-import { closeAll } from './support/stream.mjs';
+import { closeAll, metrics } from './support/stream.mjs';
 import { openChat, join, say, nextMessage, nextPresence, quiet, demoTokens } from './support/chat.mjs';
 import { redisAvailable, startRedis, startCluster, stopCluster } from './support/cluster.mjs';
 
@@ -78,6 +78,9 @@ test('messages, typing and read receipts between users on different nodes', { sk
   for (const t of ['hello from A', 'b4', 'c4']) assert.equal(texts.filter((x) => x === t).length, 1, `${t} stored once: ${texts}`);
   manager.assertSeqs();
   desk.assertSeqs();
+  const m = await metrics(a, tok.owner);
+  assert.ok(m.broker.busSent > 0 && m.broker.busReceived > 0, JSON.stringify(m.broker));
+  assert.match(await (await a.fetch('/metrics')).text(), /bellhop_broker_bus_received_total [1-9]/);
 });
 
 test('presence is per user over all nodes: away on one node and online on another is online', { skip }, async () => {
