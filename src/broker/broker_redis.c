@@ -802,6 +802,9 @@ static int enqueue(broker_redis_t *b, preq_t *r)
         if (b->inbox_tail) b->inbox_tail->next = r;
         else b->inbox_head = r;
         b->inbox_tail = r;
+        /* Under the lock: once broker_free has set stopping (under it too), nobody touches the
+         * async handle any more, so the loop may close it. */
+        uv_async_send(&b->wake);
     }
     uv_mutex_unlock(&b->mu);
     if (!ok) {
@@ -809,7 +812,6 @@ static int enqueue(broker_redis_t *b, preq_t *r)
         preq_unref(r);
         return BH_EAGAIN;
     }
-    uv_async_send(&b->wake);
     return 0;
 }
 
@@ -910,8 +912,8 @@ static void redis_free(broker_t *base)
     if (b->started) {
         uv_mutex_lock(&b->mu);
         b->stopping = 1;
+        uv_async_send(&b->wake); /* under the lock: see enqueue */
         uv_mutex_unlock(&b->mu);
-        uv_async_send(&b->wake);
         uv_thread_join(&b->thread);
         uv_loop_close(&b->loop);
     }

@@ -311,7 +311,7 @@ static void on_node_gone(void *data, const char *node)
 
 void chat_server_set_broker(chat_server_t *srv, broker_t *b)
 {
-    srv->cluster = chat_cluster_new(srv, b);
+    if (srv) srv->cluster = chat_cluster_new(srv, b);
 }
 
 chat_cluster_t *chat_cluster_new(chat_server_t *srv, broker_t *b)
