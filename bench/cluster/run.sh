@@ -11,13 +11,14 @@
 #                round-robin over the nodes (bh_load --targets), events published through node 2
 #   single-max / cluster-max  closed loop (-r 0, window 16) with MAXN subscribers: events/s
 #
-# Environment: N (15000), RATE (50), T (30 s), MAXN (1000), MAXT (10 s), SINGLE_WORKERS (2),
+# Environment: N (15000), RATE (50), T (30 s), DRAIN (s the load generator waits for late
+# deliveries after the last publish before it counts the rest as lost; 5), MAXN (1000), MAXT (10 s), SINGLE_WORKERS (2),
 # NODE_WORKERS (1), BUILD=0 / BELLHOP_BIN, OUT (bench/results/<stamp>-cluster).
 # Redis runs as `redis-server` from Debian (apt install redis-server), AOF on, fsync every second.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-N=${N:-15000}; RATE=${RATE:-50}; T=${T:-30}; MAXN=${MAXN:-1000}; MAXT=${MAXT:-10}
+N=${N:-15000}; RATE=${RATE:-50}; T=${T:-30}; DRAIN=${DRAIN:-5}; MAXN=${MAXN:-1000}; MAXT=${MAXT:-10}
 SINGLE_WORKERS=${SINGLE_WORKERS:-2}; NODE_WORKERS=${NODE_WORKERS:-1}
 WORKERS=$SINGLE_WORKERS
 # shellcheck source=../stream/lib.sh
@@ -86,7 +87,7 @@ point() {
   targets=$(IFS=,; echo "${PORTS[*]}")
   local args=(-q -m fanout -W 16 -s 200 -S "$svc" -t "$sub" --label "$name" --connect-timeout 60
               --targets "$targets" --pub "http://127.0.0.1:$pubport/v2/realtime/publish")
-  if [ "$mode" = fan ]; then args+=(-n "$N" -r "$RATE" -T "$T"); else args+=(-n "$MAXN" -r 0 -T "$MAXT"); fi
+  if [ "$mode" = fan ]; then args+=(-n "$N" -r "$RATE" -T "$T" --drain "$DRAIN"); else args+=(-n "$MAXN" -r 0 -T "$MAXT"); fi
   local load1; load1=$(cut -d' ' -f1 /proc/loadavg)
   timeout -k 5 600 "$BH_LOAD" "${args[@]}" "ws://127.0.0.1:${PORTS[0]}/v2/realtime/stream" >"$base.log" 2>&1
   for i in "${!PORTS[@]}"; do
@@ -95,7 +96,15 @@ point() {
   done
   stop_all
   local line; line=$(grep '^RESULT' "$base.log" | tail -1)
-  printf '%s\t%s\t%s\n' "$name" "$load1" "${line:-RESULT label=$name failed}" >>"$SUM"
+  # The servers' own view: publish -> socket write p99 (worst node), copies written, 4429 closes.
+  local sp99 sdel=0 sslow=0 f
+  sp99=$(cat "$base".node*.metrics.json 2>/dev/null | grep -o '"p99": *[0-9.]*' | grep -o '[0-9.]*$' | sort -g | tail -1)
+  for f in "$base".node*.metrics.json; do
+    sdel=$(( sdel + $(grep -o '"eventsDelivered": *[0-9]*' "$f" | grep -o '[0-9]*$' || echo 0) ))
+    sslow=$(( sslow + $(grep -o '"slowConsumerCloses": *[0-9]*' "$f" | grep -o '[0-9]*$' || echo 0) ))
+  done
+  line="${line:-RESULT label=$name failed} srv_p99_ms=${sp99:-na} srv_written=$sdel srv_slow_closes=$sslow"
+  printf '%s\t%s\t%s\n' "$name" "$load1" "$line" >>"$SUM"
   log "$name (load $load1): ${line#RESULT }" | cut -c1-260
 }
 
@@ -111,11 +120,12 @@ awk -F'\t' '
 function kv(line, n, i, a, p) { delete R; n = split(line, a, " ");
   for (i = 2; i <= n; i++) { p = index(a[i], "="); if (p) R[substr(a[i], 1, p - 1)] = substr(a[i], p + 1) } }
 { kv($3); p99[$1] = R["p99_ms"]; p50[$1] = R["p50_ms"]; loss[$1] = R["loss"]; dps[$1] = R["deliveries_per_s"];
-  evs[$1] = R["pub_rate"]; held[$1] = R["held"]; exp_[$1] = R["expected"] }
+  evs[$1] = R["pub_rate"]; held[$1] = R["held"]; exp_[$1] = R["expected"]; sp99[$1] = R["srv_p99_ms"];
+  sw[$1] = R["srv_written"]; ss[$1] = R["srv_slow_closes"] }
 END {
-  printf "| point | subscribers held | p50 ms | p99 ms | lost deliveries | events/s | deliveries/s |\n|---|---|---|---|---|---|---|\n"
+  printf "| point | subscribers held | p50 ms | p99 ms | not received (in the drain window) | events/s | deliveries/s | server p99 ms (worst node) | copies written by the servers | 4429 closes |\n|---|---|---|---|---|---|---|---|---|---|\n"
   split("single-fan cluster-fan single-max cluster-max", o, " ")
-  for (i = 1; i <= 4; i++) { k = o[i]; printf "| %s | %s | %s | %s | %s | %s | %s |\n", k, held[k], p50[k], p99[k], loss[k], evs[k], dps[k] }
+  for (i = 1; i <= 4; i++) { k = o[i]; printf "| %s | %s | %s | %s | %s of %s | %s | %s | %s | %s | %s |\n", k, held[k], p50[k], p99[k], loss[k], exp_[k], evs[k], dps[k], sprintf("%.0f", sp99[k]), sw[k], ss[k] }
   if (p99["single-fan"] > 0) printf "\ncluster p99 / single p99 = %.2f (target <= 2)\n", p99["cluster-fan"] / p99["single-fan"]
   if (evs["single-max"] > 0) printf "throughput with Redis / in-process (closed loop, events/s) = %.2f\n", evs["cluster-max"] / evs["single-max"]
 }' "$SUM" | tee "$OUT/summary.md"

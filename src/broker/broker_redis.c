@@ -164,7 +164,7 @@ static void go_down(broker_redis_t *b, const char *reason)
     b->cmd_connected = b->subscribed = b->have_gen = 0;
     b->ping_in_flight = 0;
     set_state(b, BROKER_STATE_DOWN, reason);
-    if (was_up) LOG_E("broker_down", "backend=redis reason=\"%s\"", reason);
+    if (was_up && !b->closing) LOG_E("broker_down", "backend=redis reason=\"%s\"", reason);
     if (b->closing || b->dropping || uv_is_active((uv_handle_t *)&b->retry_timer)) return;
     uv_timer_start(&b->retry_timer, on_retry, (uint64_t)b->backoff_ms, 0);
     b->backoff_ms = b->backoff_ms * 2 > b->reconnect_max_ms ? b->reconnect_max_ms

@@ -10,6 +10,9 @@
  *   P:rt:streams        set    "ORG:SVC" of every stream ever published (resync after a reconnect)
  *   P:rt:gen            string random, set once per Redis data set: seeds initial epochs
  *   P:rt:ev             channel one notification per event (format below)
+ *   P:bus               channel "NODE\nPAYLOAD": chat fan-out and presence between nodes
+ *   P:nodes             set    node ids; P:node:ID expires unless the node's heartbeat renews it
+ *   P:pres:ID           hash   what node ID keeps for the others (broker_bus_put)
  *
  * The {ORG:SVC} hash tag keeps a stream's keys in one Redis Cluster slot. */
 #ifndef BH_BROKER_PROTO_H
