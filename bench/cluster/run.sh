@@ -13,12 +13,13 @@
 #
 # Environment: N (15000), RATE (50), T (30 s), DRAIN (s the load generator waits for late
 # deliveries after the last publish before it counts the rest as lost; 5), MAXN (1000), MAXT (10 s), SINGLE_WORKERS (2),
-# NODE_WORKERS (1), BUILD=0 / BELLHOP_BIN, OUT (bench/results/<stamp>-cluster).
+# NODE_WORKERS (1), LG_PROCS (bh_load -j: processes owning the subscribers, 1), BUILD=0 /
+# BELLHOP_BIN, OUT (bench/results/<stamp>-cluster).
 # Redis runs as `redis-server` from Debian (apt install redis-server), AOF on, fsync every second.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-N=${N:-15000}; RATE=${RATE:-50}; T=${T:-30}; DRAIN=${DRAIN:-5}; MAXN=${MAXN:-1000}; MAXT=${MAXT:-10}
+N=${N:-15000}; RATE=${RATE:-50}; T=${T:-30}; DRAIN=${DRAIN:-5}; LG_PROCS=${LG_PROCS:-1}; MAXN=${MAXN:-1000}; MAXT=${MAXT:-10}
 SINGLE_WORKERS=${SINGLE_WORKERS:-2}; NODE_WORKERS=${NODE_WORKERS:-1}
 WORKERS=$SINGLE_WORKERS
 # shellcheck source=../stream/lib.sh
@@ -85,7 +86,7 @@ point() {
   svc=$("$BH_BIN" token --org 1 --user 90 --role service --data-dir "$DATA")
   pubport=${PORTS[$(( ${#PORTS[@]} > 1 ? 1 : 0 ))]}
   targets=$(IFS=,; echo "${PORTS[*]}")
-  local args=(-q -m fanout -W 16 -s 200 -S "$svc" -t "$sub" --label "$name" --connect-timeout 60
+  local args=(-q -j "$LG_PROCS" -m fanout -W 16 -s 200 -S "$svc" -t "$sub" --label "$name" --connect-timeout 60
               --targets "$targets" --pub "http://127.0.0.1:$pubport/v2/realtime/publish")
   if [ "$mode" = fan ]; then args+=(-n "$N" -r "$RATE" -T "$T" --drain "$DRAIN"); else args+=(-n "$MAXN" -r 0 -T "$MAXT"); fi
   local load1; load1=$(cut -d' ' -f1 /proc/loadavg)
