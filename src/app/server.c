@@ -321,7 +321,7 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
         return BH_ECONFIG;
     }
     srv.hub = rt_hub_new(st, &hub_cfg);
-    rt_hub_set_broker(srv.hub, srv.broker, 0);
+    rt_hub_set_broker(srv.hub, srv.broker, cfg->redis_timeout_ms);
     int hrc = rt_hub_load(srv.hub);
     if (hrc != 0) {
         LOG_E("history_load_failed", "err=%s", err_str(hrc));

@@ -556,9 +556,11 @@ static void start_broker(rt_hub_t *hub)
         LOG_E("broker_start_failed", "err=%s", err_str(rc));
         return;
     }
-    if (broker_wait_synced(hub->broker, hub->sync_wait_ms) != 0)
+    /* Start-up may load a long history: at least 5 s before serving from a partial ring. */
+    int wait = hub->sync_wait_ms > 5000 ? hub->sync_wait_ms : 5000;
+    if (broker_wait_synced(hub->broker, wait) != 0)
         LOG_W("broker_not_synced", "wait_ms=%d note=\"serving local clients; publishes answer 503 "
-              "until Redis is reachable\"", hub->sync_wait_ms);
+              "until Redis is reachable\"", wait);
 }
 
 /* The event JSON of rt_event_new, in the three parts around what only Redis knows (the epoch

@@ -42,8 +42,8 @@ int rt_hub_load(rt_hub_t *hub);
 void rt_hub_set_sink(rt_hub_t *hub, rt_sink_cb cb, void *data);
 /* Uses b (borrowed; it must outlive the hub's use, i.e. be freed after the workers stop and
  * before the hub) for cross-node events. Before rt_hub_load, which starts it when it sequences.
- * wait_ms bounds the start-up wait for the first resync and a publisher's wait for its own event
- * to come back (read-your-writes); 0: 5000. */
+ * wait_ms bounds a publisher's wait for its own event to come back (read-your-writes; a thread
+ * pool thread waits) and, if above 5000, the start-up wait for the first resync; 0: 5000. */
 void rt_hub_set_broker(rt_hub_t *hub, broker_t *b, int wait_ms);
 /* The broker set (borrowed), or NULL. */
 broker_t *rt_hub_broker(rt_hub_t *hub);
