@@ -355,28 +355,27 @@ static void session_free(session_t *s)
     free(s);
 }
 
-static json_t *positions_json(session_t *s, const rt_service_t *svcs, size_t n)
+/* The positions answered in an ack; heads[i] gets the offset reported for svcs[i]. */
+static json_t *positions_json(session_t *s, const rt_service_t *svcs, size_t n, int64_t *heads)
 {
     json_t *pos = json_object();
     for (size_t i = 0; i < n; i++) {
-        int64_t head;
         char epoch[RT_EPOCH_LEN + 1];
-        rt_hub_position(s->rw->srv->hub, s->org_id, svcs[i], &head, epoch);
+        rt_hub_position(s->rw->srv->hub, s->org_id, svcs[i], &heads[i], epoch);
         json_object_set_new(pos, rt_service_name(svcs[i]),
-                            json_pack("{s:I,s:s}", "offset", (json_int_t)head, "epoch", epoch));
+                            json_pack("{s:I,s:s}", "offset", (json_int_t)heads[i], "epoch", epoch));
     }
     return pos;
 }
 
-/* Subscribes s to svc, replaying from a resume position if given, or starting live. */
-static void subscribe(session_t *s, rt_service_t svc, json_t *resume)
+/* Subscribes s to svc, replaying from a resume position if given, or starting live after
+ * `acked`, the head the answer reported: reading the head again here would skip an event
+ * published between the answer and now (the client may already have caused it). */
+static void subscribe(session_t *s, rt_service_t svc, json_t *resume, int64_t acked)
 {
     rt_server_t *srv = s->rw->srv;
     if (resume == NULL) {
-        int64_t head;
-        char epoch[RT_EPOCH_LEN + 1];
-        rt_hub_position(srv->hub, s->org_id, svc, &head, epoch);
-        sub_add(s, svc, head);
+        sub_add(s, svc, acked);
         return;
     }
     const char *epoch = json_string_value(json_object_get(resume, "epoch"));
@@ -541,14 +540,15 @@ static void do_subscribe(session_t *s, json_t *msg, int handshake)
     clock_iso8601(ts, sizeof ts);
     /* The answer goes first, with positions as of now; replays and resets follow in order. */
     json_t *ack;
+    int64_t heads[RT_SVC__COUNT];
     if (handshake) {
         ack = json_pack("{s:s,s:s,s:i,s:s,s:o,s:o,s:i}", "type", "ack", "timestamp", ts,
                         "version", RT_PROTOCOL_VERSION, "connectionId", s->id, "services", names,
-                        "positions", positions_json(s, svcs, (size_t)n), "heartbeatMs",
+                        "positions", positions_json(s, svcs, (size_t)n, heads), "heartbeatMs",
                         (int)s->rw->srv->lim.ws.heartbeat_ms);
     } else {
         ack = json_pack("{s:s,s:s,s:o,s:o}", "type", "subscribed", "timestamp", ts, "services",
-                        names, "positions", positions_json(s, svcs, (size_t)n));
+                        names, "positions", positions_json(s, svcs, (size_t)n, heads));
     }
     if (json_object_size(fb)) json_object_set(ack, "fallback", fb);
     json_decref(fb);
@@ -558,7 +558,8 @@ static void do_subscribe(session_t *s, json_t *msg, int handshake)
         ws_conn_set_deadline(s->ws, 0);
     }
     for (int i = 0; i < n; i++)
-        subscribe(s, svcs[i], resume ? json_object_get(resume, rt_service_name(svcs[i])) : NULL);
+        subscribe(s, svcs[i], resume ? json_object_get(resume, rt_service_name(svcs[i])) : NULL,
+                  heads[i]);
 }
 
 static void do_unsubscribe(session_t *s, json_t *msg)
