@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { startServer, rawConnect, waitFor, BIN, ROOT, storeEnv, storeSql } from './support/server.mjs';
+import { startServer, rawConnect, waitFor, serverHasRead, BIN, ROOT, storeEnv, storeSql } from './support/server.mjs';
 import { subscribed, closeAll } from './support/stream.mjs';
 import { openChat } from './support/chat.mjs';
 import { openUpload, closeUploads, checkinGuest, makeFile, startMsg, sha256, TUS_PATH } from './support/upload.mjs';
@@ -73,6 +73,9 @@ test('SIGTERM drains: no new connections, streams get 1001, an in-flight request
     const loc = await tusCreate(s1, token, guest, doc.length);
     const patch = await rawPatch(s1, token, loc, 0, 200000);
     patch.socket.write(doc.subarray(0, 100000));
+    // The request must be in flight in the server, not still in its socket's receive queue.
+    await waitFor(() => patch.socket.writableLength === 0 && serverHasRead(s1.port),
+      { timeout: 5000, what: 'the server to read the PATCH so far' });
 
     const t0 = Date.now();
     const exited = exitOf(s1);
@@ -128,7 +131,8 @@ test('BELLHOP_DRAIN_TIMEOUT bounds the drain: a request that never finishes does
   const loc = await tusCreate(s, token, guest, doc.length);
   const patch = await rawPatch(s, token, loc, 0, 300000);
   patch.socket.write(doc.subarray(0, 1000)); // and then nothing: a stalled client
-  await new Promise((r) => setTimeout(r, 100)); // let the server take the first bytes in
+  await waitFor(() => patch.socket.writableLength === 0 && serverHasRead(s.port),
+    { timeout: 5000, what: 'the server to read the first bytes' });
   const t0 = Date.now();
   const exited = exitOf(s);
   s.child.kill('SIGTERM');

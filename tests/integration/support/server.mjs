@@ -12,7 +12,7 @@
 // so a server restarted on the same data dir finds its data again.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,6 +192,23 @@ export async function startServer({ env = {}, args = [], dataDir, workers = 2 } 
 }
 
 /** A raw TCP connection for tests that must send exact bytes (pipelining, slow headers, ...). */
+/** True when the server on port has read every byte its peers sent: each established socket of
+ * that local port has an empty receive queue (Linux /proc/net/tcp). Lets a test signal the
+ * server only once a request it wrote is in the server's hands, not in the kernel's. */
+export function serverHasRead(port) {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text;
+    try { text = readFileSync(f, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const col = line.trim().split(/\s+/);
+      if (col.length < 5 || col[3] !== '01' || !col[1].endsWith(`:${hex}`)) continue;
+      if (parseInt(col[4].split(':')[1], 16) !== 0) return false;
+    }
+  }
+  return true;
+}
+
 export function rawConnect(port) {
   return new Promise((res, rej) => {
     const s = net.connect(port, '127.0.0.1');
