@@ -145,6 +145,7 @@ void fz_app_init(void)
     atomic_init(&hctx.store_ok, 1);
     atomic_init(&hctx.store_checked_ms, clock_unix_ms());
     hctx.poll_timeout_s = 1;
+    hctx.allowed_origins = cfg.allowed_origins;
     hctx.poll_max_timeout_s = 1;
     rt_policy_default(&hctx.policy);
     rt_hub_config_t hub_cfg = {.history_max_events = (size_t)cfg.history_max_events,

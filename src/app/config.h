@@ -76,6 +76,8 @@ typedef struct config_s {
     int max_conns_per_user; /* stream connections, all streams together; 0: none */
     int handshake_rate;     /* WebSocket upgrades a second per IP; 0: none */
     int handshake_burst;
+    int login_rate;         /* password logins a minute per IP; 0: none */
+    int login_burst;
     int ws_msg_rate;        /* client messages a second per stream connection; 0: none */
     int ws_msg_burst;
     size_t outbuf_budget;   /* bytes queued for sockets, whole process; 0: none */

@@ -336,6 +336,7 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     srv.hctx.flags = srv.flags;
     srv.hctx.poll_timeout_s = cfg->poll_timeout_s;
     srv.hctx.poll_max_timeout_s = cfg->poll_max_timeout_s;
+    srv.hctx.allowed_origins = cfg->allowed_origins;
 
     http_router_t *router = http_router_new();
     if (handlers_register(router) != 0) {
@@ -363,6 +364,8 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
                        .max_conns_per_user = (unsigned)cfg->max_conns_per_user,
                        .handshake_rate = (unsigned)cfg->handshake_rate,
                        .handshake_burst = (unsigned)cfg->handshake_burst,
+                       .login_per_min = (unsigned)cfg->login_rate,
+                       .login_burst = (unsigned)cfg->login_burst,
                        .outbuf_budget = cfg->outbuf_budget};
     net_limits_configure(&nl);
     net_conn_set_refusal(

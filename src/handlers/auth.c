@@ -7,8 +7,11 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "net/conn.h"
+#include "ws/ws_conn.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -61,7 +64,17 @@ int handlers_authenticate_any(http_req_t *req, auth_claims_t *out)
     if (t != NULL) return verify_token(req, t, strlen(t), out);
     char tok[JWT_MAX_LEN + 1];
     long n = http_req_query_get(req, "access_token", tok, sizeof tok);
-    if (n < 0) n = http_req_cookie_get(req, "bellhop_token", tok, sizeof tok);
+    if (n < 0) {
+        n = http_req_cookie_get(req, "bellhop_token", tok, sizeof tok);
+        const hctx_t *h = http_req_app(req);
+        if (n > 0 && !ws_origin_trusted(req, h->allowed_origins)) {
+            http_respond_error(req, 403, "origin_not_allowed",
+                               "a cookie credential is accepted only from this server's own "
+                               "origin or one listed in BELLHOP_ALLOWED_ORIGINS; send the token "
+                               "as access_token or in Authorization");
+            return BH_EFORBIDDEN;
+        }
+    }
     if (n <= 0) return missing(req);
     return verify_token(req, tok, (size_t)n, out);
 }
@@ -198,6 +211,20 @@ void handlers_auth_login(http_req_t *req)
         http_respond_error(req, 400, "invalid_field",
                            "password: a string of 1 to %d characters is required",
                            PASSWORD_MAX_LEN);
+        return;
+    }
+    /* Only well-formed attempts count: each costs an argon2id hash, which the limit bounds. */
+    net_conn_t *c = http_req_conn(req);
+    unsigned retry_ms = 0;
+    if (c && net_conn_limit_login(c, &retry_ms) != 0) {
+        json_decref(body);
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", (retry_ms + 999) / 1000);
+        http_resp_header(req, "Retry-After", ra);
+        LOG_I("login_rate_limited", "peer=%s", http_req_peer(req));
+        http_respond_error(req, 429, "too_many_logins",
+                           "too many login attempts from this address: retry in %u s",
+                           (retry_ms + 999) / 1000);
         return;
     }
     login_t *l = xcalloc(1, sizeof *l);

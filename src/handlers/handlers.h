@@ -35,6 +35,7 @@ typedef struct hctx_s {
     struct upload_srv_s *uploads; /* borrowed; guest document uploads (upload/upload.h) */
     rt_flags_t *flags;       /* borrowed; streaming rollout and fallback flags */
     int poll_timeout_s, poll_max_timeout_s;
+    const char *allowed_origins; /* borrowed; BELLHOP_ALLOWED_ORIGINS */
 } hctx_t;
 
 /* Adds every route to r. Returns 0 or BH_EINVAL (a bad pattern: a bug). */
@@ -46,7 +47,9 @@ void handlers_static(http_req_t *req);
  * caller disposes it) and returns 0; otherwise answers 401 itself and returns BH_EAUTH. */
 int handlers_authenticate(http_req_t *req, auth_claims_t *out);
 /* Same, but also accepts the token from the access_token query parameter or the bellhop_token
- * cookie, for browsers that cannot set headers (WebSocket upgrades). */
+ * cookie, for browsers that cannot set headers (WebSocket upgrades). A cookie counts only from
+ * a trusted Origin (ws_origin_trusted): else 403 origin_not_allowed, since any page could make
+ * the browser send it. */
 int handlers_authenticate_any(http_req_t *req, auth_claims_t *out);
 
 /* 1 if role is in mask (a set of 1u << auth_role_t). Otherwise answers 403 "forbidden" naming

@@ -281,6 +281,11 @@ int net_conn_limit_handshake(net_conn_t *c, unsigned *retry_ms)
     return net_limit_ip_handshake(c->_ip, uv_hrtime() / 1000000u, retry_ms);
 }
 
+int net_conn_limit_login(net_conn_t *c, unsigned *retry_ms)
+{
+    return net_limit_ip_login(c->_ip, uv_hrtime() / 1000000u, retry_ms);
+}
+
 int net_conn_over_budget(const net_conn_t *c)
 {
     return net_limit_outbuf_victim(net_conn_write_queue_size(c));

@@ -91,6 +91,8 @@ void net_conn_set_refusal(const char *bytes);
 int net_conn_limit_user(net_conn_t *c, int64_t org_id, int64_t user_id);
 /* One WebSocket handshake from c's address: 0, or BH_EAGAIN with *retry_ms (per-IP rate). */
 int net_conn_limit_handshake(net_conn_t *c, unsigned *retry_ms);
+/* One password login from c's address: 0, or BH_EAGAIN with *retry_ms (per-IP login rate). */
+int net_conn_limit_login(net_conn_t *c, unsigned *retry_ms);
 /* 1 when the process is over BELLHOP_OUTBUF_BUDGET and c holds more than its share of it. */
 int net_conn_over_budget(const net_conn_t *c);
 static inline int net_conn_is_closing(const net_conn_t *c)

@@ -19,7 +19,8 @@ struct net_ip_s {
     uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d, so both families share one key space */
     unsigned conns;
     unsigned shard;
-    net_bucket_t hs; /* WebSocket handshakes */
+    net_bucket_t hs;    /* WebSocket handshakes */
+    net_bucket_t login; /* password logins, on a clock running 60 times slow (see ip_login) */
 };
 
 struct net_user_s {
@@ -56,7 +57,7 @@ uint64_t net_limit_count(net_limit_event_t e)
 const char *net_limit_event_name(net_limit_event_t e)
 {
     static const char *const names[NET_LIMIT__COUNT] = {"per_ip", "per_user", "handshake_rate",
-                                                        "message_rate"};
+                                                        "message_rate", "login_rate"};
     return names[e];
 }
 
@@ -101,6 +102,20 @@ static int bucket_full(const net_bucket_t *b, unsigned rate, unsigned burst, uin
     if (b->last_ms == 0 || rate == 0) return 1;
     double t = b->tokens + (double)(now_ms > b->last_ms ? now_ms - b->last_ms : 0) * rate / 1000.0;
     return t >= (double)(burst ? burst : 1);
+}
+
+/* The login bucket counts per minute: it runs on a clock 60 times slower than now_ms, so its
+ * "per second" rate is a rate a minute. */
+static uint64_t login_clock(uint64_t now_ms)
+{
+    return now_ms / 60 + 1;
+}
+
+/* 1 when forgetting e's buckets changes nothing (both would be full now). */
+static int ip_settled(const net_ip_t *e, uint64_t now_ms)
+{
+    return bucket_full(&e->hs, limits.handshake_rate, limits.handshake_burst, now_ms) &&
+           bucket_full(&e->login, limits.login_per_min, limits.login_burst, login_clock(now_ms));
 }
 
 void net_limits_configure(const net_limits_t *l)
@@ -177,9 +192,7 @@ void net_limit_ip_release(net_ip_t *e)
     if (e == NULL) return;
     shard_t *s = &shards[e->shard];
     uv_mutex_lock(&s->lock);
-    if (--e->conns == 0 &&
-        bucket_full(&e->hs, limits.handshake_rate, limits.handshake_burst, now_ms_mono()))
-        ip_unlink(s, e);
+    if (--e->conns == 0 && ip_settled(e, now_ms_mono())) ip_unlink(s, e);
     uv_mutex_unlock(&s->lock);
 }
 
@@ -192,6 +205,22 @@ int net_limit_ip_handshake(net_ip_t *e, uint64_t now_ms, unsigned *retry_ms)
                              retry_ms);
     uv_mutex_unlock(&s->lock);
     if (rc != 0) net_limit_note(NET_LIMIT_REFUSED_HANDSHAKE);
+    return rc;
+}
+
+int net_limit_ip_login(net_ip_t *e, uint64_t now_ms, unsigned *retry_ms)
+{
+    if (e == NULL || limits.login_per_min == 0) return 0;
+    shard_t *s = &shards[e->shard];
+    unsigned retry = 0;
+    uv_mutex_lock(&s->lock);
+    int rc = net_bucket_take(&e->login, limits.login_per_min, limits.login_burst,
+                             login_clock(now_ms), &retry);
+    uv_mutex_unlock(&s->lock);
+    if (rc != 0) {
+        net_limit_note(NET_LIMIT_REFUSED_LOGIN);
+        if (retry_ms) *retry_ms = retry * 60u;
+    }
     return rc;
 }
 
@@ -314,8 +343,7 @@ void net_limit_prune(uint64_t now_ms)
             net_ip_t **pp = &s->ips[c];
             while (*pp) {
                 net_ip_t *e = *pp;
-                if (e->conns == 0 &&
-                    bucket_full(&e->hs, limits.handshake_rate, limits.handshake_burst, now_ms)) {
+                if (e->conns == 0 && ip_settled(e, now_ms)) {
                     *pp = e->next;
                     free(e);
                 } else {

@@ -28,6 +28,8 @@ typedef struct net_limits_s {
     unsigned handshake_rate;     /* WebSocket upgrades a second per IP; 0: none */
     unsigned handshake_burst;    /* upgrades at once per IP */
     size_t outbuf_budget;        /* bytes queued for sockets, all workers together; 0: none */
+    unsigned login_per_min;      /* password logins a minute per IP; 0: none */
+    unsigned login_burst;        /* logins at once per IP */
 } net_limits_t;
 
 /* A token bucket: `tokens` refills at rate per second up to burst. Not thread-safe on its own. */
@@ -54,6 +56,9 @@ int net_limit_ip_acquire(const struct sockaddr *sa, net_ip_t **out);
 void net_limit_ip_release(net_ip_t *e);
 /* One WebSocket handshake from e's address: 0, or BH_EAGAIN (*retry_ms until the next token). */
 int net_limit_ip_handshake(net_ip_t *e, uint64_t now_ms, unsigned *retry_ms);
+/* One password login from e's address: 0, or BH_EAGAIN (*retry_ms until the next token). Each
+ * attempt costs an argon2id hash, so guessing is bounded per address before any work. */
+int net_limit_ip_login(net_ip_t *e, uint64_t now_ms, unsigned *retry_ms);
 
 /* Counts one more connection of (org, user). Returns 0 and *out (release it with
  * net_limit_user_release), or BH_EAGAIN at the limit (*out is NULL). */
@@ -78,6 +83,7 @@ typedef enum {
     NET_LIMIT_REFUSED_USER,      /* upgrade refused: per-user limit */
     NET_LIMIT_REFUSED_HANDSHAKE, /* upgrade refused: handshake rate */
     NET_LIMIT_CLOSED_MSG_RATE,   /* stream closed: message rate (1008) */
+    NET_LIMIT_REFUSED_LOGIN,     /* login refused: per-IP login rate */
     NET_LIMIT__COUNT
 } net_limit_event_t;
 void net_limit_note(net_limit_event_t e);

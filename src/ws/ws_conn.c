@@ -47,27 +47,41 @@ static int header_has_token(const char *value, const char *token)
     return 0;
 }
 
+/* 1 if origin is one of the comma-separated entries of list ("*" is not an entry here). */
+static int origin_listed(const char *origin, const char *list)
+{
+    size_t ol = strlen(origin);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ') e++;
+        if ((size_t)(e - p) == ol && strncasecmp(p, origin, ol) == 0) return 1;
+        p = e;
+    }
+    return 0;
+}
+
+static int origin_same_host(const http_req_t *req, const char *origin)
+{
+    const char *host = http_req_header(req, "host");
+    const char *sep = strstr(origin, "://");
+    return host && sep && strcasecmp(sep + 3, host) == 0;
+}
+
 static int origin_ok(const http_req_t *req, const char *allowed)
 {
     const char *origin = http_req_header(req, "origin");
     if (origin == NULL) return 1; /* not a browser: Origin protects browsers only */
     if (allowed && strcmp(allowed, "*") == 0) return 1;
-    if (allowed && *allowed) {
-        size_t ol = strlen(origin);
-        const char *p = allowed;
-        while (*p) {
-            while (*p == ' ' || *p == ',') p++;
-            const char *e = p;
-            while (*e && *e != ',' && *e != ' ') e++;
-            if ((size_t)(e - p) == ol && strncasecmp(p, origin, ol) == 0) return 1;
-            p = e;
-        }
-        return 0;
-    }
-    const char *host = http_req_header(req, "host");
-    if (host == NULL) return 0;
-    const char *sep = strstr(origin, "://");
-    return sep && strcasecmp(sep + 3, host) == 0;
+    if (allowed && *allowed) return origin_listed(origin, allowed);
+    return origin_same_host(req, origin);
+}
+
+int ws_origin_trusted(const http_req_t *req, const char *allowed)
+{
+    const char *origin = http_req_header(req, "origin");
+    if (origin == NULL) return 1;
+    return origin_same_host(req, origin) || origin_listed(origin, allowed);
 }
 
 /* 16 bytes in base64 are 22 significant characters and "==" (RFC 6455 4.1). */

@@ -40,6 +40,10 @@ typedef struct ws_limits_s {
  * 16-byte key, an allowed Origin). On failure answers it (400, 403 origin_not_allowed, or 426
  * with Sec-WebSocket-Version: 13) and returns BH_EINVAL; else returns 0 without answering. */
 int ws_check_upgrade(http_req_t *req, const ws_limits_t *lim);
+/* 1 if the request's Origin is absent, names the request's own Host, or is listed in allowed
+ * explicitly ("*" does not count). A cookie is sent by the browser whatever page opens the
+ * socket, so a cookie credential is only honoured from such an Origin. */
+int ws_origin_trusted(const http_req_t *req, const char *allowed);
 
 /* Answers 101 and turns the request's connection into a WebSocket with handler h and user data
  * udata. Returns the new connection, or NULL if the client has gone (nothing to clean up). */

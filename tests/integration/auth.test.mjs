@@ -10,7 +10,9 @@ let srv;
 let secret;
 
 before(async () => {
-  srv = await startServer({ args: ['--demo'] });
+  // This file logs in far more often than the default per-address login rate allows; the rate
+  // itself is tested below on a server of its own.
+  srv = await startServer({ args: ['--demo', '--login-burst', '1000'] });
   // The dev secret: a hex string used as-is (its ASCII bytes) as the HMAC key.
   secret = readFileSync(`${srv.dataDir}/jwt_secret`, 'utf8').trim();
 });
@@ -244,4 +246,25 @@ test('a token signed with another secret is refused', async () => {
   await expectError(await me(sign(claims(), { key: 'f'.repeat(64) })), 401, 'invalid_token');
   // The secret is the ASCII hex string, not its decoded bytes.
   await expectError(await me(sign(claims(), { key: Buffer.from(secret, 'hex') })), 401, 'invalid_token');
+});
+
+test('login rate per address: well-formed attempts beyond the burst get 429 too_many_logins with Retry-After; malformed ones do not count', async () => {
+  const s = await startServer({ args: ['--demo', '--login-rate', '1', '--login-burst', '3'] });
+  try {
+    const login = (body) => s.fetch('/auth/login', { method: 'POST', json: body });
+    // Malformed bodies are refused before the limit and cost nothing.
+    for (let i = 0; i < 5; i++) assert.equal((await login({ email: '' })).status, 400);
+    assert.equal((await login({ email: 'owner@demo.bellhop.dev', password: 'wrong-password' })).status, 401);
+    assert.equal((await login({ email: 'nobody@example.com', password: 'x' })).status, 401);
+    assert.equal((await login({ email: 'owner@demo.bellhop.dev', password: DEMO_PW })).status, 200);
+    const res = await login({ email: 'owner@demo.bellhop.dev', password: DEMO_PW });
+    assert.equal(res.status, 429);
+    assert.ok(Number(res.headers.get('retry-after')) >= 1, res.headers.get('retry-after'));
+    const body = await res.json();
+    assert.equal(body.error.code, 'too_many_logins');
+    const m = await (await s.fetch('/metrics')).text();
+    assert.match(m, /bellhop_limit_refusals_total\{limit="login_rate"\} 1\n/);
+  } finally {
+    await s.stop();
+  }
 });

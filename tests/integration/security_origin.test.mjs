@@ -48,3 +48,33 @@ for (const path of ['/v2/realtime/stream', '/v2/collaboration/chat/stream', '/v2
     assert.match(await upgrade(path, {}), /^HTTP\/1\.1 101 /);
   });
 }
+
+// With the default allow-list "*", any page may open a socket, but a cookie is sent by the
+// browser whatever page opens it: a cookie credential counts only from the server's own origin
+// (or one listed explicitly), while a token in the query or header (which a page must know)
+// still works from anywhere.
+test('allow-list "*": a cookie credential is refused from a foreign Origin, accepted from the same origin', async () => {
+  const open = await startServer({ args: ['--demo'] });
+  try {
+    const t = open.token({ org: 1, user: 1, role: 'owner' });
+    const up = async (path, { origin, auth }) => {
+      const c = await rawConnect(open.port);
+      c.write(`GET ${path}${auth === 'query' ? `?access_token=${t}` : ''} HTTP/1.1\r\nHost: 127.0.0.1:${open.port}\r\n`
+        + 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+        + (origin ? `Origin: ${origin}\r\n` : '') + (auth === 'cookie' ? `Cookie: bellhop_token=${t}\r\n` : '') + '\r\n');
+      const d = await c.waitData(/^HTTP\/1\.1 101 [\s\S]*\r\n\r\n|\r\n\r\n[\s\S]*\}/);
+      c.close();
+      return d;
+    };
+    for (const path of ['/v2/realtime/stream', '/v2/collaboration/chat/stream', '/v2/documents/upload/stream']) {
+      const evil = await up(path, { origin: 'https://evil.example', auth: 'cookie' });
+      assert.match(evil, /^HTTP\/1\.1 403 /, `${path}: ${evil.slice(0, 120)}`);
+      assert.match(evil, /"code":"origin_not_allowed"/);
+      assert.match(await up(path, { origin: `http://127.0.0.1:${open.port}`, auth: 'cookie' }), /^HTTP\/1\.1 101 /);
+      assert.match(await up(path, { auth: 'cookie' }), /^HTTP\/1\.1 101 /);
+      assert.match(await up(path, { origin: 'https://evil.example', auth: 'query' }), /^HTTP\/1\.1 101 /);
+    }
+  } finally {
+    await open.stop();
+  }
+});

@@ -75,6 +75,31 @@ TEST(handshakes_per_ip_survive_reconnects)
     net_limit_reset();
 }
 
+/* The login bucket counts a minute: 2 a minute, burst 2, so the third try waits ~30 s and the
+ * entry (not refilled) survives its last connection until then. */
+TEST(logins_per_ip_count_a_minute)
+{
+    net_limits_t l = {.login_per_min = 2, .login_burst = 2};
+    net_limits_configure(&l);
+    struct sockaddr_in a = addr4("10.0.0.4");
+    uint64_t now = uv_hrtime() / 1000000u;
+    net_ip_t *e;
+    ASSERT_EQ_INT(0, net_limit_ip_acquire((struct sockaddr *)&a, &e));
+    ASSERT_EQ_INT(0, net_limit_ip_login(e, now, NULL));
+    ASSERT_EQ_INT(0, net_limit_ip_login(e, now, NULL));
+    unsigned retry = 0;
+    ASSERT_EQ_INT(BH_EAGAIN, net_limit_ip_login(e, now, &retry));
+    ASSERT(retry >= 29000 && retry <= 31000);
+    ASSERT_EQ_INT(0, net_limit_ip_handshake(e, now, NULL)); /* other buckets are untouched */
+    net_limit_ip_release(e);
+    net_limit_prune(now + 5000); /* not refilled yet: kept, so reconnecting does not reset it */
+    ASSERT_EQ_INT(0, net_limit_ip_acquire((struct sockaddr *)&a, &e));
+    ASSERT_EQ_INT(BH_EAGAIN, net_limit_ip_login(e, now + 5000, NULL));
+    ASSERT_EQ_INT(0, net_limit_ip_login(e, now + 31000, NULL));
+    net_limit_ip_release(e);
+    net_limit_reset();
+}
+
 TEST(conns_per_user)
 {
     net_limits_t l = {.max_conns_per_user = 2};
@@ -113,5 +138,6 @@ TEST(outbuf_victims_hold_more_than_their_share)
 }
 
 TEST_MAIN(TEST_ENTRY(bucket_starts_full_and_refills), TEST_ENTRY(conns_per_ip),
-          TEST_ENTRY(handshakes_per_ip_survive_reconnects), TEST_ENTRY(conns_per_user),
+          TEST_ENTRY(handshakes_per_ip_survive_reconnects),
+          TEST_ENTRY(logins_per_ip_count_a_minute), TEST_ENTRY(conns_per_user),
           TEST_ENTRY(outbuf_victims_hold_more_than_their_share))
