@@ -220,6 +220,13 @@ static int rate_ok(ws_conn_t *ws)
     LOG_I("ws_rate_limited", "peer=%s rate=%u burst=%u", ws->c->peer, ws->lim.msg_rate,
           ws->lim.msg_burst);
     net_limit_note(NET_LIMIT_CLOSED_MSG_RATE);
+    /* The three streams share the error message shape: say why before the close frame. */
+    char msg[192];
+    int n = snprintf(msg, sizeof msg,
+                     "{\"type\":\"error\",\"code\":\"rate_limited\",\"message\":\"more than %u "
+                     "messages a second (burst %u): closing with 1008\"}",
+                     ws->lim.msg_rate, ws->lim.msg_burst);
+    ws_send(ws, WS_OP_TEXT, msg, (size_t)n);
     ws_conn_close(ws, WS_CLOSE_POLICY, "message rate exceeded");
     return 0;
 }

@@ -126,6 +126,8 @@ test('BELLHOP_WS_MSG_RATE / _BURST: a client flooding messages is closed with 10
   const close = await flood.waitClose(5000);
   assert.equal(close.code, 1008);
   assert.match(close.reason, /rate/);
+  const err = flood.all.find((m) => m.type === 'error');
+  assert.equal(err?.code, 'rate_limited', 'a typed error comes before the close');
   const pongs = flood.all.filter((m) => m.type === 'pong').length;
   assert.ok(pongs >= 9 && pongs < 20, `answered about the burst only (${pongs} pongs)`);
 
