@@ -42,7 +42,8 @@ static const option_t options[] = {
     {"data-dir", "BELLHOP_DATA_DIR", OPT_STR, OFF(data_dir), "./data", 0, 0,
      "directory for the SQLite store, the development secret and uploads"},
     {"database-url", "BELLHOP_DATABASE_URL", OPT_STR, OFF(database_url), "", 0, 0,
-     "store location: empty = SQLite in the data dir; sqlite:/path/file.db"},
+     "store location: empty = SQLite in the data dir; sqlite:/path/file.db; "
+     "postgres://user:pass@host:port/db (shared by several nodes)"},
     {"web-dir", "BELLHOP_WEB_DIR", OPT_STR, OFF(web_dir), "./web", 0, 0,
      "static files served at / (the console and the JS client)"},
     {"jwt-secret", "BELLHOP_JWT_SECRET", OPT_STR, OFF(jwt_secret), "", 0, 0,
