@@ -53,6 +53,11 @@ typedef struct server_s {
     net_worker_t *workers;
     int n_workers;
     int stopping;
+    /* Several nodes: the broker thread asks the control loop to reload the flags. */
+    int flags_sync;
+    uv_async_t flags_async;
+    uv_mutex_t flags_mu; /* guards flags_async_open against the broker thread */
+    int flags_async_open;
 } server_t;
 
 static void log_request(http_req_t *req, int status, size_t body_len, double ms)
@@ -205,6 +210,76 @@ static void hub_free(server_t *srv)
     rt_hub_free(srv->hub);
 }
 
+/* ---- flags across nodes --------------------------------------------------------------------------- */
+
+/* A node that changes a flag stores it, applies it and says so on the bus (handlers/flags.c);
+ * the others reload every flag from the shared store on the thread pool, as SIGHUP does, and
+ * apply the difference as a local change is applied. The message carries no values: the store
+ * is the truth, and a reload reads whatever is newest. */
+
+/* Broker thread. */
+static void flags_wake(server_t *srv)
+{
+    uv_mutex_lock(&srv->flags_mu);
+    if (srv->flags_async_open) uv_async_send(&srv->flags_async);
+    uv_mutex_unlock(&srv->flags_mu);
+}
+
+static void on_flags_bus(void *data, const char *node, const char *payload, size_t len)
+{
+    if (len > 64) return; /* chat traffic: ours is a few bytes */
+    json_t *m = json_loadb(payload, len, 0, NULL);
+    const char *k = json_string_value(json_object_get(m, "k"));
+    if (k && strcmp(k, RT_FLAGS_BUS_KIND) == 0) {
+        LOG_I("flags_changed_remote", "node=%s", node);
+        flags_wake(data);
+    }
+    json_decref(m);
+}
+
+/* Broker thread, after each connect: a change may have gone unheard while Redis was away, so
+ * reload; and after a reconnect, one made here may have gone untold, so tell the others. */
+static void on_flags_up(void *data)
+{
+    server_t *srv = data;
+    broker_stats_t st;
+    broker_stats(srv->broker, &st);
+    if (st.reconnects > 0)
+        broker_bus_send(srv->broker, RT_FLAGS_BUS_MESSAGE, strlen(RT_FLAGS_BUS_MESSAGE));
+    flags_wake(srv);
+}
+
+static void on_flags_async(uv_async_t *a)
+{
+    server_t *srv = a->data;
+    if (!srv->stopping) app_signals_reload_flags(&srv->sig);
+}
+
+/* Control loop, once the signals are set up. Nothing on one node. */
+static void flags_sync_start(server_t *srv)
+{
+    if (!broker_sequences(srv->broker)) return;
+    srv->flags_sync = 1;
+    uv_mutex_init(&srv->flags_mu);
+    uv_async_init(&srv->loop, &srv->flags_async, on_flags_async);
+    srv->flags_async.data = srv;
+    srv->flags_async_open = 1;
+    broker_bus_hooks_t h = {.data = srv, .on_message = on_flags_bus, .on_up = on_flags_up};
+    broker_bus_hooks(srv->broker, BROKER_BUS_FLAGS, &h);
+    /* The broker connected before the hooks were set: catch up once. */
+    app_signals_reload_flags(&srv->sig);
+}
+
+static void flags_sync_stop(server_t *srv)
+{
+    if (!srv->flags_sync || !srv->flags_async_open) return;
+    broker_bus_hooks(srv->broker, BROKER_BUS_FLAGS, NULL);
+    uv_mutex_lock(&srv->flags_mu);
+    srv->flags_async_open = 0; /* a hook call still under way sends nothing more */
+    uv_mutex_unlock(&srv->flags_mu);
+    uv_close((uv_handle_t *)&srv->flags_async, NULL);
+}
+
 /* ---- signals ------------------------------------------------------------------------------------ */
 
 /* Streams send their close frames (1001) and stop taking events; once per process. */
@@ -225,6 +300,7 @@ static void stop(server_t *srv)
     shut_streams(srv);
     for (int i = 0; i < srv->n_workers; i++) net_worker_stop(&srv->workers[i]);
     app_signals_close(&srv->sig);
+    flags_sync_stop(srv);
     uv_close((uv_handle_t *)&srv->health_timer, NULL);
     uv_close((uv_handle_t *)&srv->prune_timer, NULL);
     uv_close((uv_handle_t *)&srv->upload_timer, NULL);
@@ -428,6 +504,7 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
                                   .on_stop = on_stop,
                                   .data = &srv};
         app_signals_start(&srv.sig);
+        flags_sync_start(&srv);
         uv_timer_init(&srv.loop, &srv.health_timer);
         srv.health_timer.data = &srv;
         uv_timer_start(&srv.health_timer, on_health_timer, (uint64_t)cfg->health_interval_ms,
@@ -448,6 +525,7 @@ int server_run(const config_t *cfg, store_t *st, const uint8_t *key, size_t keyl
     uv_loop_close(&srv.loop);
     broker_free(srv.broker); /* its thread hands events to the workers: before they go */
     srv.broker = NULL;
+    if (srv.flags_sync) uv_mutex_destroy(&srv.flags_mu); /* no broker thread calls in any more */
     /* Only now can no thread-pool job post to a worker any more (see net_worker_dispose). */
     for (int i = 0; i < started; i++) net_worker_dispose(&srv.workers[i]);
     net_limit_reset(); /* address entries still refilling their handshake buckets */

@@ -56,6 +56,7 @@ void app_signals_drain(app_signals_t *s)
 typedef struct reload_s {
     app_signals_t *s;
     json_t *changed; /* names that changed, from the work */
+    int conflict;    /* the flags changed here while the store was read: read again */
     char err[256];
 } reload_t;
 
@@ -64,6 +65,8 @@ typedef struct reload_s {
 static void reload_work(store_t *st, void *data)
 {
     reload_t *r = data;
+    rt_flag_values_t seen;
+    rt_flags_snapshot(r->s->flags, &seen);
     rt_flags_t *fresh = rt_flags_new();
     if (rt_flags_load_env(fresh, NULL, NULL, r->err, sizeof r->err) != 0) {
         rt_flags_free(fresh);
@@ -89,8 +92,13 @@ static void reload_work(store_t *st, void *data)
         snprintf(r->err, sizeof r->err, "the store could not be read");
     }
     json_t *all = rt_flags_to_json(fresh);
-    if (rt_flags_apply_json(r->s->flags, all, r->err, sizeof r->err, &r->changed) != 0)
-        r->changed = NULL;
+    /* Only over what was there before the store was read: a change applied meanwhile (the API,
+     * on a worker) is newer than what was read, and must not be put back. */
+    char e[256];
+    int rc = r->err[0] ? 0 : rt_flags_apply_json_if(r->s->flags, all, seen.version, e, sizeof e,
+                                                     &r->changed);
+    if (rc == BH_ECONFLICT) r->conflict = 1;
+    else if (rc != 0) snprintf(r->err, sizeof r->err, "%s", e);
     json_decref(all);
     rt_flags_free(fresh);
 }
@@ -100,11 +108,15 @@ static void reload_done(void *data, int status)
     reload_t *r = data;
     app_signals_t *s = r->s;
     s->_reload_in_flight = 0;
+    int again = s->_reload_again || r->conflict;
+    s->_reload_again = 0;
     char q[300];
     if (status != 0) {
         LOG_W("flags_reload_failed", "err=%s", err_str(status));
     } else if (r->err[0]) {
         LOG_W("flags_reload_failed", "reason=%s", log_quote(q, sizeof q, r->err));
+    } else if (r->conflict) {
+        LOG_I("flags_reload_retry", "reason=changed_meanwhile");
     } else {
         size_t n = json_array_size(r->changed);
         LOG_I("flags_reloaded", "changed=%zu", n);
@@ -112,6 +124,24 @@ static void reload_done(void *data, int status)
     }
     json_decref(r->changed);
     free(r);
+    /* Asked again while this one read the store: it may have read too early. */
+    if (again && !s->_closed) app_signals_reload_flags(s);
+}
+
+void app_signals_reload_flags(app_signals_t *s)
+{
+    if (s->flags == NULL || s->store == NULL) return;
+    if (s->_reload_in_flight) {
+        s->_reload_again = 1;
+        return;
+    }
+    reload_t *r = xcalloc(1, sizeof *r);
+    r->s = s;
+    s->_reload_in_flight = 1;
+    if (store_submit(s->store, s->loop, reload_work, reload_done, r) != 0) {
+        s->_reload_in_flight = 0;
+        free(r);
+    }
 }
 
 static void reload(app_signals_t *s)
@@ -121,14 +151,7 @@ static void reload(app_signals_t *s)
         LOG_E("log_reopen_failed", "err=%s", err_str(rc));
     else
         LOG_I("log_reopened", NULL);
-    if (s->_reload_in_flight || s->flags == NULL || s->store == NULL) return;
-    reload_t *r = xcalloc(1, sizeof *r);
-    r->s = s;
-    s->_reload_in_flight = 1;
-    if (store_submit(s->store, s->loop, reload_work, reload_done, r) != 0) {
-        s->_reload_in_flight = 0;
-        free(r);
-    }
+    app_signals_reload_flags(s);
 }
 
 static void on_signal(uv_signal_t *h, int signum)

@@ -45,11 +45,16 @@ struct app_signals_s {
     int _draining;
     int _stopped;
     int _reload_in_flight;
+    int _reload_again; /* a reload was asked for while one was in flight */
     int _closed;
 };
 
 /* Installs the handlers on s->loop. Returns 0 or UV_E*. */
 int app_signals_start(app_signals_t *s);
+/* Reloads the flags as SIGHUP does (without the log reopen): from the environment and the store,
+ * on the thread pool, then tells the streams if any changed. Asked while a reload is in flight,
+ * runs once more after it. Control loop only. */
+void app_signals_reload_flags(app_signals_t *s);
 /* Starts a drain as SIGTERM would (idempotent). */
 void app_signals_drain(app_signals_t *s);
 /* Closes the handles (from on_stop, or when the server ends otherwise). Idempotent. */

@@ -50,9 +50,9 @@ void broker_stats(broker_t *b, broker_stats_t *out)
     b->vt->stats(b, out);
 }
 
-void broker_bus_hooks(broker_t *b, const broker_bus_hooks_t *hooks)
+void broker_bus_hooks(broker_t *b, broker_bus_slot_t slot, const broker_bus_hooks_t *hooks)
 {
-    b->vt->bus_hooks(b, hooks);
+    if ((unsigned)slot < BROKER_BUS__SLOTS) b->vt->bus_hooks(b, slot, hooks);
 }
 
 int broker_bus_send(broker_t *b, const char *payload, size_t len)

@@ -45,8 +45,16 @@ typedef struct broker_hooks_s {
                       char epoch_out[BROKER_EPOCH_LEN + 1]);
 } broker_hooks_t;
 
-/* The bus: small messages between nodes (chat fan-out, presence), and node liveness. Called on
- * the broker thread. Messages a node sends never come back to it. */
+/* The bus: small messages between nodes (chat fan-out, presence, flag changes), and node
+ * liveness. Called on the broker thread. Messages a node sends never come back to it. Each
+ * feature listens in a slot of its own; every slot hears every message and ignores those it does
+ * not know (payloads are JSON objects whose "k" says what they are). */
+typedef enum {
+    BROKER_BUS_CHAT = 0,  /* chat fan-out and presence (chat/cluster.c) */
+    BROKER_BUS_FLAGS = 1, /* "the feature flags changed" (app/server.c) */
+    BROKER_BUS__SLOTS
+} broker_bus_slot_t;
+
 typedef struct broker_bus_hooks_s {
     void *data;
     /* A message another node sent with broker_bus_send. */
@@ -55,6 +63,9 @@ typedef struct broker_bus_hooks_s {
     void (*on_node_gone)(void *data, const char *node);
     /* After each connect: one call per entry another live node keeps (broker_bus_put). */
     void (*on_entry)(void *data, const char *node, const char *field, const char *value);
+    /* After each connect (the first too), once subscribed: bus messages sent while this node was
+     * away are lost, so re-read what they would have said. May be NULL. */
+    void (*on_up)(void *data);
 } broker_bus_hooks_t;
 
 typedef enum {
@@ -74,7 +85,7 @@ typedef struct broker_stats_s {
     uint64_t fills;           /* fill round trips (gaps and resyncs) */
     uint64_t filled;          /* events recovered by fills */
     uint64_t reconnects;      /* connections established after the first */
-    uint64_t bus_sent;        /* bus messages sent (chat fan-out, presence) */
+    uint64_t bus_sent;        /* bus messages sent (chat fan-out, presence, flag changes) */
     uint64_t bus_received;    /* bus messages from other nodes */
     int64_t state_since_ms;   /* unix ms of the last state change */
     char reason[128];         /* why it is down (empty when up) */
@@ -126,8 +137,9 @@ int broker_wait_synced(broker_t *b, int timeout_ms);
 int broker_publish(broker_t *b, const broker_publish_t *ev, int64_t *offset,
                    char epoch[BROKER_EPOCH_LEN + 1]);
 
-/* Sets (or clears, NULL) the bus hooks (copied). Any thread, any time. */
-void broker_bus_hooks(broker_t *b, const broker_bus_hooks_t *hooks);
+/* Sets (or clears, NULL) the bus hooks of one slot (copied). Any thread, any time; once it
+ * returns after clearing, a call already under way on the broker thread may still be running. */
+void broker_bus_hooks(broker_t *b, broker_bus_slot_t slot, const broker_bus_hooks_t *hooks);
 /* Sends payload to every other node. Fire and forget: returns 0 when queued, BH_EAGAIN when not
  * connected (dropped), BH_EDECLINED on the local backend (one node: nobody to tell). Any thread. */
 int broker_bus_send(broker_t *b, const char *payload, size_t len);

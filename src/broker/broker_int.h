@@ -12,7 +12,7 @@ typedef struct broker_vtable_s {
     int (*publish)(broker_t *b, const broker_publish_t *ev, int64_t *offset,
                    char epoch[BROKER_EPOCH_LEN + 1]);
     void (*stats)(broker_t *b, broker_stats_t *out);
-    void (*bus_hooks)(broker_t *b, const broker_bus_hooks_t *hooks);
+    void (*bus_hooks)(broker_t *b, broker_bus_slot_t slot, const broker_bus_hooks_t *hooks);
     int (*bus_send)(broker_t *b, const char *payload, size_t len);
     int (*bus_put)(broker_t *b, const char *field, const char *value);
     const char *(*node_id)(const broker_t *b);

@@ -32,7 +32,7 @@ static void local_stats(broker_t *b, broker_stats_t *out)
     out->synced = 1;
 }
 
-static void local_bus_hooks(broker_t *b, const broker_bus_hooks_t *hooks)
+static void local_bus_hooks(broker_t *b, broker_bus_slot_t slot, const broker_bus_hooks_t *hooks)
 {
 }
 

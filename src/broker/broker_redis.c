@@ -6,7 +6,7 @@
  *        streams set after a reconnect, and a PING every third of the timeout for liveness;
  *   sub  SUBSCRIBE P:rt:ev and P:bus; every node hears every event once, in offset order per
  *        stream (the publish script runs atomically, so Redis publishes in offset order), and
- *        every bus message (chat fan-out, presence) of the other nodes.
+ *        every bus message (chat fan-out, presence, flag changes) of the other nodes.
  *
  * Liveness of nodes: every third of the node TTL a node sets P:node:ID (expiring after the TTL)
  * and looks at the others listed in P:nodes; one whose key expired died without goodbye, and
@@ -79,7 +79,7 @@ typedef struct broker_redis_s {
     char k_bus[KEY_MAX], k_nodes[KEY_MAX], k_alive[KEY_MAX], k_pres[KEY_MAX];
     char node[17];
     int node_ttl_ms;
-    broker_bus_hooks_t bus; /* under mu */
+    broker_bus_hooks_t bus[BROKER_BUS__SLOTS]; /* under mu */
 
     uv_thread_t thread;
     int started;
@@ -377,12 +377,12 @@ static void on_members(redisAsyncContext *ac, void *reply, void *priv)
 
 /* ---- the bus and node liveness ---------------------------------------------------------------- */
 
-static broker_bus_hooks_t bus_hooks_get(broker_redis_t *b)
+/* A copy of every slot's hooks: they are called without the mutex. */
+static void bus_hooks_get(broker_redis_t *b, broker_bus_hooks_t h[BROKER_BUS__SLOTS])
 {
     uv_mutex_lock(&b->mu);
-    broker_bus_hooks_t h = b->bus;
+    memcpy(h, b->bus, sizeof b->bus);
     uv_mutex_unlock(&b->mu);
-    return h;
 }
 
 static int peer_find(broker_redis_t *b, const char *id)
@@ -414,8 +414,10 @@ static void on_bus_message(broker_redis_t *b, const char *p, size_t len)
     node[16] = '\0';
     peer_add(b, node);
     count(b, &b->st.bus_received, 1);
-    broker_bus_hooks_t h = bus_hooks_get(b);
-    if (h.on_message) h.on_message(h.data, node, nl + 1, len - 17);
+    broker_bus_hooks_t h[BROKER_BUS__SLOTS];
+    bus_hooks_get(b, h);
+    for (int i = 0; i < BROKER_BUS__SLOTS; i++)
+        if (h[i].on_message) h[i].on_message(h[i].data, node, nl + 1, len - 17);
 }
 
 typedef struct peer_s {
@@ -428,12 +430,15 @@ static void on_peer_entries(redisAsyncContext *ac, void *reply, void *priv)
 {
     peer_t *p = priv;
     redisReply *r = reply;
-    broker_bus_hooks_t h = bus_hooks_get(p->b);
-    if (r && r->type == REDIS_REPLY_ARRAY && h.on_entry)
-        for (size_t i = 0; i + 1 < r->elements; i += 2)
-            if (r->element[i]->type == REDIS_REPLY_STRING &&
-                r->element[i + 1]->type == REDIS_REPLY_STRING)
-                h.on_entry(h.data, p->node, r->element[i]->str, r->element[i + 1]->str);
+    broker_bus_hooks_t h[BROKER_BUS__SLOTS];
+    bus_hooks_get(p->b, h);
+    for (int k = 0; k < BROKER_BUS__SLOTS; k++)
+        if (r && r->type == REDIS_REPLY_ARRAY && h[k].on_entry)
+            for (size_t i = 0; i + 1 < r->elements; i += 2)
+                if (r->element[i]->type == REDIS_REPLY_STRING &&
+                    r->element[i + 1]->type == REDIS_REPLY_STRING)
+                    h[k].on_entry(h[k].data, p->node, r->element[i]->str,
+                                  r->element[i + 1]->str);
     free(p);
 }
 
@@ -456,8 +461,10 @@ static void on_peer_alive(redisAsyncContext *ac, void *reply, void *priv)
         }
         memcpy(b->peers[i], b->peers[--b->n_peers], sizeof b->peers[i]);
         LOG_W("broker_node_gone", "node=%s", p->node);
-        broker_bus_hooks_t h = bus_hooks_get(b);
-        if (h.on_node_gone) h.on_node_gone(h.data, p->node);
+        broker_bus_hooks_t h[BROKER_BUS__SLOTS];
+        bus_hooks_get(b, h);
+        for (int k = 0; k < BROKER_BUS__SLOTS; k++)
+            if (h[k].on_node_gone) h[k].on_node_gone(h[k].data, p->node);
         char kp[KEY_MAX];
         snprintf(kp, sizeof kp, "%s:pres:%s", b->prefix, p->node);
         redisAsyncCommand(b->cmd, NULL, NULL, "SREM %s %s", b->k_nodes, p->node);
@@ -526,6 +533,10 @@ static void maybe_up(broker_redis_t *b)
     redisAsyncCommand(b->cmd, on_members, NULL, "SMEMBERS %s", b->k_streams);
     b->snap_needed = 1;
     heartbeat(b);
+    broker_bus_hooks_t h[BROKER_BUS__SLOTS];
+    bus_hooks_get(b, h);
+    for (int k = 0; k < BROKER_BUS__SLOTS; k++)
+        if (h[k].on_up) h[k].on_up(h[k].data);
 }
 
 static void on_gen(redisAsyncContext *ac, void *reply, void *priv)
@@ -839,12 +850,13 @@ static int redis_bus_put(broker_t *base, const char *field, const char *value)
     return enqueue(b, preq_new(args, lens, value ? 4 : 3, 1));
 }
 
-static void redis_bus_hooks(broker_t *base, const broker_bus_hooks_t *hooks)
+static void redis_bus_hooks(broker_t *base, broker_bus_slot_t slot,
+                            const broker_bus_hooks_t *hooks)
 {
     broker_redis_t *b = (broker_redis_t *)base;
     uv_mutex_lock(&b->mu);
-    if (hooks) b->bus = *hooks;
-    else memset(&b->bus, 0, sizeof b->bus);
+    if (hooks) b->bus[slot] = *hooks;
+    else memset(&b->bus[slot], 0, sizeof b->bus[slot]);
     uv_mutex_unlock(&b->mu);
 }
 

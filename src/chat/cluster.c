@@ -324,7 +324,7 @@ chat_cluster_t *chat_cluster_new(chat_server_t *srv, broker_t *b)
     uv_mutex_init(&cl->lock);
     broker_bus_hooks_t h = {.data = cl, .on_message = on_bus_message, .on_node_gone = on_node_gone,
                             .on_entry = on_entry};
-    broker_bus_hooks(b, &h);
+    broker_bus_hooks(b, BROKER_BUS_CHAT, &h);
     return cl;
 }
 

@@ -2,6 +2,7 @@
  * GET /v1/realtime/{service}/poll. */
 #include "handlers/handlers.h"
 
+#include "broker/broker.h"
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -103,6 +104,11 @@ static void flags_post_done(void *data, int status)
               log_quote(names, sizeof names, list ? list : "[]"));
         free(list);
         if (json_array_size(changed)) rt_server_flags_changed(h->rt);
+        /* Other nodes reload from the store (app/server.c); one node: declined, nobody to tell. */
+        broker_t *bk = h->hub ? rt_hub_broker(h->hub) : NULL;
+        if (bk && broker_sequences(bk) &&
+            broker_bus_send(bk, RT_FLAGS_BUS_MESSAGE, strlen(RT_FLAGS_BUS_MESSAGE)) != 0)
+            LOG_W("flags_announce_failed", "reason=broker_down");
         http_respond_json(p->req, 200,
                           json_pack("{s:o,s:o}", "flags", rt_flags_to_json(h->flags), "changed",
                                     changed ? changed : json_array()));

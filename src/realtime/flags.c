@@ -215,7 +215,9 @@ static json_t *all_json(const rt_flag_values_t *v)
     return o;
 }
 
-int rt_flags_apply_json(rt_flags_t *f, json_t *update, char *err, size_t n, json_t **changed)
+/* expect: NULL, or the version the set must still have (else BH_ECONFLICT, nothing changed). */
+static int apply_json(rt_flags_t *f, json_t *update, const uint64_t *expect, char *err, size_t n,
+                      json_t **changed)
 {
     *changed = NULL;
     if (!json_is_object(update) || json_object_size(update) == 0) {
@@ -223,6 +225,11 @@ int rt_flags_apply_json(rt_flags_t *f, json_t *update, char *err, size_t n, json
         return BH_EINVAL;
     }
     uv_mutex_lock(&f->lock);
+    if (expect && f->v.version != *expect) {
+        uv_mutex_unlock(&f->lock);
+        snprintf(err, n, "the flags changed meanwhile");
+        return BH_ECONFLICT;
+    }
     rt_flag_values_t v = f->v;
     const char *name;
     json_t *value;
@@ -246,6 +253,17 @@ int rt_flags_apply_json(rt_flags_t *f, json_t *update, char *err, size_t n, json
     f->v = v;
     uv_mutex_unlock(&f->lock);
     return 0;
+}
+
+int rt_flags_apply_json(rt_flags_t *f, json_t *update, char *err, size_t n, json_t **changed)
+{
+    return apply_json(f, update, NULL, err, n, changed);
+}
+
+int rt_flags_apply_json_if(rt_flags_t *f, json_t *update, uint64_t version, char *err, size_t n,
+                           json_t **changed)
+{
+    return apply_json(f, update, &version, err, n, changed);
 }
 
 json_t *rt_flags_to_json(rt_flags_t *f)

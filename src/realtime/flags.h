@@ -24,6 +24,11 @@
 
 #define FLAGS_WHITELIST_MAX 1024
 
+/* Several nodes: the bus message a node sends after it stored a flag change; the others reload
+ * the flags from the shared store (app/server.c). It carries no values. */
+#define RT_FLAGS_BUS_KIND "flags"
+#define RT_FLAGS_BUS_MESSAGE "{\"k\":\"" RT_FLAGS_BUS_KIND "\"}"
+
 typedef struct rt_flags_s rt_flags_t;
 
 /* A consistent copy of every flag. */
@@ -51,6 +56,11 @@ int rt_flags_load_env(rt_flags_t *f, rt_flags_getenv_cb getenv_cb, void *data, c
  * or value returns BH_EINVAL with err saying which, and changes nothing. On success *changed gets
  * a new array of the names whose value changed (may be empty; json_decref it). */
 int rt_flags_apply_json(rt_flags_t *f, json_t *update, char *err, size_t n, json_t **changed);
+/* The same, only if the set's version is still `version` (from rt_flags_snapshot): otherwise
+ * BH_ECONFLICT and nothing changes. For a reload that read the store while a change was applied
+ * here: it must not put back what it read. */
+int rt_flags_apply_json_if(rt_flags_t *f, json_t *update, uint64_t version, char *err, size_t n,
+                           json_t **changed);
 /* Every flag as a JSON object (new reference), names as above. */
 json_t *rt_flags_to_json(rt_flags_t *f);
 /* One flag's value as JSON (new reference), or NULL for an unknown name. */

@@ -112,7 +112,34 @@ TEST(json_updates_are_all_or_nothing)
     rt_flags_free(f);
 }
 
+TEST(conditional_update_refuses_a_stale_version)
+{
+    rt_flags_t *f = rt_flags_new();
+    char err[256];
+    json_t *changed = NULL;
+    rt_flag_values_t v;
+    rt_flags_snapshot(f, &v);
+    uint64_t seen = v.version;
+    json_t *u = json_pack("{s:b}", "FINANCE_REALTIME_V1", 1);
+    ASSERT_EQ_INT(0, rt_flags_apply_json(f, u, err, sizeof err, &changed)); /* a change meanwhile */
+    json_decref(changed);
+    json_decref(u);
+    u = json_pack("{s:b}", "FINANCE_REALTIME_V1", 0); /* what a reload read before it */
+    ASSERT_EQ_INT(BH_ECONFLICT, rt_flags_apply_json_if(f, u, seen, err, sizeof err, &changed));
+    ASSERT(changed == NULL);
+    json_t *all = rt_flags_to_json(f);
+    ASSERT(json_is_true(json_object_get(all, "FINANCE_REALTIME_V1")));
+    json_decref(all);
+    rt_flags_snapshot(f, &v);
+    ASSERT_EQ_INT(0, rt_flags_apply_json_if(f, u, v.version, err, sizeof err, &changed));
+    ASSERT_EQ_INT(1, json_array_size(changed));
+    json_decref(changed);
+    json_decref(u);
+    rt_flags_free(f);
+}
+
 TEST_MAIN(TEST_ENTRY(rollout_of_10_percent_picks_about_10_percent_and_is_sticky),
           TEST_ENTRY(raising_the_percentage_only_adds_users),
           TEST_ENTRY(whitelist_kill_switch_and_v1_services), TEST_ENTRY(env_names_are_the_seeds),
+          TEST_ENTRY(conditional_update_refuses_a_stale_version),
           TEST_ENTRY(json_updates_are_all_or_nothing))
