@@ -102,6 +102,8 @@ typedef struct broker_publish_s {
     int64_t max_events;  /* history length kept (MAXLEN ~) */
     const char *new_epoch; /* the epoch if the stream does not exist yet */
     const char *json_a, *json_b, *json_c;
+    const char *idem_key;  /* the producer's Idempotency-Key, NULL: none */
+    int64_t idem_ttl_ms;   /* how long the key is remembered */
 } broker_publish_t;
 
 typedef struct broker_config_s {
@@ -132,8 +134,9 @@ int broker_wait_synced(broker_t *b, int timeout_ms);
 
 /* Publishes ev and waits for Redis's answer (at most the configured timeout). On success *offset
  * and epoch get what Redis assigned. Returns 0, BH_EAGAIN (not connected, or no answer in time:
- * the event may or may not have been published; the producer retries), or BH_EINTERNAL (the
- * script failed). Blocks: thread pool only. */
+ * the event may or may not have been published; the producer retries), BH_EINTERNAL (the
+ * script failed), or BH_EEXIST when ev->idem_key was published before (within idem_ttl_ms):
+ * nothing is published, and offset and epoch are the original's. Blocks: thread pool only. */
 int broker_publish(broker_t *b, const broker_publish_t *ev, int64_t *offset,
                    char epoch[BROKER_EPOCH_LEN + 1]);
 

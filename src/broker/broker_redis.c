@@ -54,8 +54,8 @@ typedef struct preq_s {
     int64_t offset;
     char epoch[BROKER_EPOCH_LEN + 1];
     int argc;
-    char *argv[20];
-    size_t lens[20];
+    char *argv[24];
+    size_t lens[24];
     char *strings; /* one block behind argv */
 } preq_t;
 
@@ -222,12 +222,14 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
         preq_complete(r, BH_EAGAIN, 0, NULL);
         return;
     }
-    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+    if (rep->type == REDIS_REPLY_ARRAY && (rep->elements == 2 || rep->elements == 3) &&
         rep->element[0]->type == REDIS_REPLY_INTEGER &&
         rep->element[1]->type == REDIS_REPLY_STRING &&
         rep->element[1]->len == BROKER_EPOCH_LEN) {
-        count(b, &b->st.published, 1);
-        preq_complete(r, 0, rep->element[0]->integer, rep->element[1]->str);
+        /* A third element: the Idempotency-Key was seen, nothing was published. */
+        int dup = rep->elements == 3;
+        if (!dup) count(b, &b->st.published, 1);
+        preq_complete(r, dup ? BH_EEXIST : 0, rep->element[0]->integer, rep->element[1]->str);
         return;
     }
     LOG_E("broker_publish_error", "reply=\"%.*s\"", rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
@@ -869,8 +871,8 @@ static int redis_publish(broker_t *base, const broker_publish_t *ev, int64_t *of
                          char epoch[BROKER_EPOCH_LEN + 1])
 {
     broker_redis_t *b = (broker_redis_t *)base;
-    char km[KEY_MAX], kx[KEY_MAX], member[96], prop[24], ts[24], maxlen[24], min[24], who[96],
-        pub[24];
+    char km[KEY_MAX], kx[KEY_MAX], ki[KEY_MAX + 80], member[96], prop[24], ts[24], maxlen[24],
+        min[24], who[96], pub[24], ttl[24];
     broker_key_stream(km, sizeof km, b->prefix, ev->org_id, ev->service, 'm');
     broker_key_stream(kx, sizeof kx, b->prefix, ev->org_id, ev->service, 'x');
     snprintf(member, sizeof member, "%lld:%s", (long long)ev->org_id, ev->service);
@@ -880,9 +882,16 @@ static int redis_publish(broker_t *base, const broker_publish_t *ev, int64_t *of
     snprintf(min, sizeof min, "%lld", (long long)ev->min_ts_ms);
     snprintf(who, sizeof who, "%lld %s", (long long)ev->org_id, ev->service);
     snprintf(pub, sizeof pub, "%lld", (long long)unix_us());
-    const char *args[] = {"EVALSHA", b->sha_pub, "3", km, kx, b->k_streams, ev->new_epoch, member,
-                          prop, ts, ev->json_a, ev->json_b, ev->json_c, maxlen, min, b->k_chan,
-                          who, pub};
+    /* The key's key shares the stream's hash tag, so the script touches one slot. Without a key
+     * KEYS[4] is a placeholder the script never reads. */
+    if (ev->idem_key)
+        snprintf(ki, sizeof ki, "%s:i:%s", km, ev->idem_key);
+    else
+        snprintf(ki, sizeof ki, "%s", km);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(ev->idem_ttl_ms > 0 ? ev->idem_ttl_ms : 1));
+    const char *args[] = {"EVALSHA", b->sha_pub, "4", km, kx, b->k_streams, ki, ev->new_epoch,
+                          member, prop, ts, ev->json_a, ev->json_b, ev->json_c, maxlen, min,
+                          b->k_chan, who, pub, ev->idem_key ? "1" : "0", ttl};
     size_t n_args = sizeof args / sizeof args[0], lens[sizeof args / sizeof args[0]];
     _Static_assert(sizeof args / sizeof args[0] <= sizeof ((preq_t *)0)->argv / sizeof(char *),
                    "preq_t has room for every argument");
@@ -900,13 +909,13 @@ static int redis_publish(broker_t *base, const broker_publish_t *ev, int64_t *of
         if (now >= end || uv_cond_timedwait(&r->cv, &r->mu, end - now) != 0) break;
     }
     int rc = r->done ? r->rc : BH_EAGAIN;
-    if (rc == 0) {
+    if (rc == 0 || rc == BH_EEXIST) {
         *offset = r->offset;
         memcpy(epoch, r->epoch, BROKER_EPOCH_LEN + 1);
     }
     uv_mutex_unlock(&r->mu);
     preq_unref(r);
-    if (rc != 0) count(b, &b->st.publish_failed, 1);
+    if (rc != 0 && rc != BH_EEXIST) count(b, &b->st.publish_failed, 1);
     return rc;
 }
 

@@ -90,12 +90,19 @@ int broker_member_parse(const char *s, size_t len, int64_t *org, char svc[BROKER
 
 /* ---- scripts ---------------------------------------------------------------------------------- */
 
-/* KEYS: meta, log, streams set. ARGV: 1 epoch for a new stream, 2 member "ORG:SVC", 3 property,
- * 4 ts_ms, 5..7 the JSON around the id and the offset, 8 MAXLEN, 9 oldest ts_ms kept, 10 channel,
- * 11 "ORG SVC", 12 publisher's clock (us).
+/* KEYS: meta, log, streams set, the Idempotency-Key's key. ARGV: 1 epoch for a new stream,
+ * 2 member "ORG:SVC", 3 property, 4 ts_ms, 5..7 the JSON around the id and the offset, 8 MAXLEN,
+ * 9 oldest ts_ms kept, 10 channel, 11 "ORG SVC", 12 publisher's clock (us), 13 "1" when the
+ * publish has an Idempotency-Key, 14 how long to remember it (ms).
+ * A key seen before answers {offset, epoch, 1} and publishes nothing.
  * Offsets are the entry ids, so a fill is one XRANGE from "AFTER+1". Age trimming looks at the
  * oldest entry only, and drops at most 100 per publish: bounded work inside Redis. */
 const char broker_lua_publish[] =
+    "if ARGV[13] == '1' then\n"
+    "  local d = redis.call('GET', KEYS[4])\n"
+    "  local e0 = redis.call('HGET', KEYS[1], 'epoch')\n"
+    "  if d and e0 then return {tonumber(d), e0, 1} end\n"
+    "end\n"
     "local ep = redis.call('HGET', KEYS[1], 'epoch')\n"
     "if not ep then\n"
     "  ep = ARGV[1]\n"
@@ -120,6 +127,7 @@ const char broker_lua_publish[] =
     "end\n"
     "redis.call('PUBLISH', ARGV[10], ARGV[11] .. ' ' .. ARGV[3] .. ' ' .. off .. ' ' .. ARGV[4]"
     " .. ' ' .. ARGV[12] .. ' ' .. ep .. '\\n' .. json)\n"
+    "if ARGV[13] == '1' then redis.call('SET', KEYS[4], off, 'PX', ARGV[14]) end\n"
     "return {tonumber(off), ep}\n";
 
 /* KEYS: meta, log. ARGV: 1 the caller's epoch, 2 its head, 3 COUNT. */

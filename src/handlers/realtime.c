@@ -38,10 +38,25 @@ typedef struct publish_s {
     hctx_t *h;
     rt_event_in_t ev;
     char type[RT_TYPE_MAX + 1];
+    char key[STORE_IDEM_KEY_MAX + 1]; /* Idempotency-Key, "" when none */
     json_t *data;
     int64_t offset;
     int rc;
 } publish_t;
+
+/* 1 for an Idempotency-Key we accept: 1 to STORE_IDEM_KEY_MAX of [A-Za-z0-9._:-] (a UUID, a
+ * ULID, "order-123:revenue"). */
+static int idem_key_valid(const char *k)
+{
+    size_t n = 0;
+    for (; k[n]; n++) {
+        char c = k[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-'))
+            return 0;
+    }
+    return n >= 1 && n <= STORE_IDEM_KEY_MAX;
+}
 
 static void publish_work(store_t *st, void *arg)
 {
@@ -60,17 +75,21 @@ static void publish_done(void *arg, int status)
         http_resp_header(p->req, "Retry-After", "1");
         http_respond_error(p->req, 503, "broker_unavailable",
                            "the event broker is unreachable; the event was not acknowledged: retry");
-    } else if (p->rc != 0) {
+    } else if (p->rc != 0 && p->rc != BH_EEXIST) {
         http_respond_error(p->req, 503, "store_unavailable", "the event could not be stored");
     } else {
         int64_t head;
         char epoch[RT_EPOCH_LEN + 1];
         rt_hub_position(p->h->hub, p->ev.org_id, p->ev.service, &head, epoch);
-        http_respond_json(p->req, 201,
-                          json_pack("{s:s,s:I,s:s,s:I,s:s}", "service",
-                                    rt_service_name(p->ev.service), "orgId",
-                                    (json_int_t)p->ev.org_id, "type", p->type, "offset",
-                                    (json_int_t)p->offset, "epoch", epoch));
+        json_t *j = json_pack("{s:s,s:I,s:s,s:I,s:s}", "service", rt_service_name(p->ev.service),
+                              "orgId", (json_int_t)p->ev.org_id, "type", p->type, "offset",
+                              (json_int_t)p->offset, "epoch", epoch);
+        /* A retry of a publish already in the history: the original's offset, nothing new. */
+        if (p->rc == BH_EEXIST) {
+            json_object_set_new(j, "duplicate", json_true());
+            http_resp_header(p->req, "Idempotent-Replayed", "true");
+        }
+        http_respond_json(p->req, p->rc == BH_EEXIST ? 200 : 201, j);
     }
     json_decref(p->data);
     free(p);
@@ -113,6 +132,9 @@ void handlers_realtime_publish(http_req_t *req)
         (!json_is_integer(prop) || json_integer_value(prop) <= 0))
         err = "propertyId: a positive integer or null";
     if (!err && data != NULL && !json_is_object(data)) err = "data: a JSON object";
+    const char *key = http_req_header(req, "idempotency-key");
+    if (!err && key != NULL && !idem_key_valid(key))
+        err = "Idempotency-Key: 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'";
     if (err) {
         http_respond_error(req, 400, "invalid_field", "%s", err);
     } else if (c.role != ROLE_SERVICE && org_id != c.org_id) {
@@ -129,6 +151,10 @@ void handlers_realtime_publish(http_req_t *req)
         p->ev.type = p->type;
         p->ev.property_id = json_is_integer(prop) ? json_integer_value(prop) : 0;
         p->ev.data = p->data;
+        if (key) {
+            snprintf(p->key, sizeof p->key, "%s", key);
+            p->ev.idem_key = p->key;
+        }
         int rc = store_submit(h->store, http_req_loop(req), publish_work, publish_done, p);
         if (rc != 0) publish_done(p, rc);
     }

@@ -22,6 +22,7 @@ static rt_event_t *alloc_event(size_t json_len)
 {
     rt_event_t *e = xmalloc(sizeof *e + json_len + 1);
     atomic_init(&e->refs, 1);
+    e->idem_key = NULL;
     e->json_len = json_len;
     return e;
 }
@@ -55,7 +56,14 @@ rt_event_t *rt_event_new(const rt_event_in_t *in, const char *epoch, int64_t off
     e->offset = offset;
     e->ts_ms = ts_ms;
     e->pub_ns = clock_mono_ns();
+    rt_event_set_key(e, in->idem_key);
     return e;
+}
+
+void rt_event_set_key(rt_event_t *e, const char *key)
+{
+    free(e->idem_key);
+    e->idem_key = key && *key ? xstrdup(key) : NULL;
 }
 
 rt_event_t *rt_event_from_json(int64_t org_id, rt_service_t service, int64_t property_id,
@@ -81,5 +89,8 @@ rt_event_t *rt_event_ref(rt_event_t *e)
 
 void rt_event_unref(rt_event_t *e)
 {
-    if (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) free(e);
+    if (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
+        free(e->idem_key);
+        free(e);
+    }
 }

@@ -23,6 +23,7 @@ typedef struct rt_event_in_s {
     const char *type;    /* borrowed; "revenue_created" */
     int64_t property_id; /* 0: not tied to a property (every member of the org may see it) */
     json_t *data;        /* borrowed; a JSON object, the record the event is about */
+    const char *idem_key; /* borrowed; the producer's Idempotency-Key, NULL: none */
 } rt_event_in_t;
 
 typedef struct rt_event_s {
@@ -33,6 +34,7 @@ typedef struct rt_event_s {
     int64_t offset;
     int64_t ts_ms;      /* publication time, unix ms */
     uint64_t pub_ns;    /* CLOCK_MONOTONIC at publication, for delivery latency */
+    char *idem_key;     /* owned; the producer's Idempotency-Key, NULL: none */
     size_t json_len;
     char json[];        /* {"id":...,"type":...,"orgId":...,"propertyId":...,"offset":...,...} */
 } rt_event_t;
@@ -45,6 +47,8 @@ rt_event_t *rt_event_new(const rt_event_in_t *in, const char *epoch, int64_t off
 /* Builds an event from its stored JSON (history reload). The JSON must be what rt_event_new made. */
 rt_event_t *rt_event_from_json(int64_t org_id, rt_service_t service, int64_t property_id,
                                int64_t offset, int64_t ts_ms, const char *json, size_t len);
+/* Sets e's Idempotency-Key (copied; NULL or "" clears it). Only before e is shared. */
+void rt_event_set_key(rt_event_t *e, const char *key);
 rt_event_t *rt_event_ref(rt_event_t *e);
 void rt_event_unref(rt_event_t *e);
 

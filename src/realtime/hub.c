@@ -216,14 +216,26 @@ static int on_loaded_event(const store_event_t *e, void *data)
     /* Only a consecutive run can be served; a hole (should not happen) restarts the run. */
     if (s->count > 0 && s->ring[(s->first + s->count - 1) % s->cap]->offset + 1 != e->offset)
         while (s->count) ring_drop_oldest(s);
-    ring_push(hub, s,
-              rt_event_from_json(e->org_id, svc, e->property_id, e->offset, e->ts_ms, e->json,
-                                 e->json_len));
+    rt_event_t *ev = rt_event_from_json(e->org_id, svc, e->property_id, e->offset, e->ts_ms,
+                                        e->json, e->json_len);
+    rt_event_set_key(ev, e->idem_key);
+    ring_push(hub, s, ev);
     uv_mutex_unlock(&s->lock);
     return 0;
 }
 
 static void start_broker(rt_hub_t *hub);
+
+/* The offset of the event in s's history published with Idempotency-Key key, or 0. Newest
+ * first: a retry comes soon after the original. Caller holds s->lock. */
+static int64_t ring_find_key(const stream_t *s, const char *key)
+{
+    for (size_t i = s->count; i-- > 0;) {
+        const rt_event_t *e = s->ring[(s->first + i) % s->cap];
+        if (e->idem_key && strcmp(e->idem_key, key) == 0) return e->offset;
+    }
+    return 0;
+}
 
 int rt_hub_load(rt_hub_t *hub)
 {
@@ -262,6 +274,18 @@ int rt_hub_publish(rt_hub_t *hub, const rt_event_in_t *in, int64_t *offset)
     stream_t *s = lookup(hub, in->org_id, in->service, 1, NULL, 0);
     if (remote(hub)) return publish_remote(hub, s, in, offset);
     uv_mutex_lock(&s->wlock);
+    if (in->idem_key && *in->idem_key) {
+        /* Under wlock: a concurrent publish with the same key is either in the history already
+         * or waits for this one. */
+        uv_mutex_lock(&s->lock);
+        int64_t dup = ring_find_key(s, in->idem_key);
+        uv_mutex_unlock(&s->lock);
+        if (dup > 0) {
+            uv_mutex_unlock(&s->wlock);
+            *offset = dup;
+            return BH_EEXIST;
+        }
+    }
     /* Only publishers change head and epoch, and they hold wlock: reading them needs no lock. */
     int64_t now = clock_unix_ms();
     rt_event_t *e = rt_event_new(in, s->epoch, s->head + 1, now);
@@ -279,6 +303,7 @@ int rt_hub_publish(rt_hub_t *hub, const rt_event_in_t *in, int64_t *offset)
         .type = in->type,
         .json = e->json,
         .json_len = e->json_len,
+        .idem_key = e->idem_key,
     };
     /* Durable before visible: wlock is held across the write so that no later offset of this
      * stream can reach a subscriber before this one, and none before it is stored. */
@@ -615,6 +640,8 @@ static int publish_remote(rt_hub_t *hub, stream_t *s, const rt_event_in_t *in, i
         .json_a = a,
         .json_b = b,
         .json_c = c,
+        .idem_key = in->idem_key && *in->idem_key ? in->idem_key : NULL,
+        .idem_ttl_ms = hub->cfg.history_max_age_ms,
     };
     int64_t off = 0;
     char epoch[BROKER_EPOCH_LEN + 1];
@@ -622,6 +649,10 @@ static int publish_remote(rt_hub_t *hub, stream_t *s, const rt_event_in_t *in, i
     free(a);
     free(b);
     free(c);
+    if (rc == BH_EEXIST) { /* a retry: the original's offset, nothing published */
+        *offset = off;
+        return BH_EEXIST;
+    }
     if (rc != 0) {
         LOG_W("publish_failed", "org=%lld service=%s broker=redis err=%s", (long long)in->org_id,
               rt_service_name(in->service), err_str(rc));

@@ -50,7 +50,9 @@ broker_t *rt_hub_broker(rt_hub_t *hub);
 
 /* Publishes one event. On success *offset gets its offset. Returns 0, BH_EINVAL (bad type,
  * service or data), BH_ESTORE (nothing was published), or, with Redis, BH_EAGAIN (Redis is
- * unreachable or did not answer in time: retry; the event is not acknowledged). Thread pool only. */
+ * unreachable or did not answer in time: retry; the event is not acknowledged). Thread pool only.
+ * With ev->idem_key, BH_EEXIST when the stream's history window already holds an event published
+ * with that key: nothing is published and *offset gets that event's offset. */
 int rt_hub_publish(rt_hub_t *hub, const rt_event_in_t *ev, int64_t *offset);
 
 /* The current head offset and epoch (NUL-terminated, RT_EPOCH_LEN chars) of a stream. */

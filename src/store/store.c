@@ -494,7 +494,7 @@ int store_event_append(store_t *st, const store_event_t *e)
         !fits_nonempty(e->service, STORE_SERVICE_MAX) || e->epoch == NULL ||
         !fits_nonempty(e->epoch, STORE_EPOCH_MAX) || e->offset <= 0 || e->property_id < 0 ||
         e->type == NULL || e->type[0] == '\0' || e->json == NULL || e->json_len == 0 ||
-        e->json_len > INT_MAX)
+        e->json_len > INT_MAX || (e->idem_key && strlen(e->idem_key) > STORE_IDEM_KEY_MAX))
         return BH_EINVAL;
     return st->vt->event_append(st, e);
 }

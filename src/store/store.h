@@ -306,7 +306,10 @@ typedef struct store_event_s {
     const char *type; /* borrowed */
     const char *json; /* borrowed, json_len bytes, not necessarily NUL-terminated */
     size_t json_len;
+    const char *idem_key; /* the producer's Idempotency-Key (borrowed); NULL or "": none */
 } store_event_t;
+
+#define STORE_IDEM_KEY_MAX 64 /* bytes of an Idempotency-Key */
 
 typedef struct store_stream_s {
     int64_t org_id;

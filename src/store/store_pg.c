@@ -556,16 +556,16 @@ static const char SQL_EVENT_APPEND[] =
     "WITH up AS (INSERT INTO streams (org_id, service, epoch, head) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT (org_id, service) DO UPDATE SET head = GREATEST(streams.head, excluded.head) "
     "WHERE streams.epoch = excluded.epoch RETURNING 1) "
-    "INSERT INTO events (org_id, service, \"offset\", property_id, ts_ms, type, json) "
-    "SELECT $1, $2, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM up) OR EXISTS (SELECT 1 "
+    "INSERT INTO events (org_id, service, \"offset\", property_id, ts_ms, type, json, idem_key) "
+    "SELECT $1, $2, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM up) OR EXISTS (SELECT 1 "
     "FROM events WHERE org_id = $1 AND service = $2 AND \"offset\" = $4)";
 static const char SQL_STREAMS_LOAD[] =
     "SELECT org_id, service, epoch, head FROM streams ORDER BY org_id, service COLLATE \"C\"";
 /* Ranked over every event of the stream, then cut by age, so that the scan returns exactly what
  * SQL_EVENTS_PRUNE with the same arguments keeps. */
 static const char SQL_EVENTS_SCAN[] =
-    "SELECT e.org_id, e.service, s.epoch, e.\"offset\", e.property_id, e.ts_ms, e.type, e.json "
-    "FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY org_id, service "
+    "SELECT e.org_id, e.service, s.epoch, e.\"offset\", e.property_id, e.ts_ms, e.type, e.json, "
+    "e.idem_key FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY org_id, service "
     "ORDER BY \"offset\" DESC) AS rn FROM events) AS e "
     "JOIN streams AS s ON s.org_id = e.org_id AND s.service = e.service "
     "WHERE e.rn <= $2 AND e.ts_ms >= $1 ORDER BY e.org_id, e.service COLLATE \"C\", e.\"offset\"";
@@ -1464,6 +1464,7 @@ static int pg_event_append(store_t *st, const store_event_t *e)
     store__pg_param_text(&p, e->type);
     /* json is not NUL-terminated: send exactly its bytes. */
     store__pg_param_bytes(&p, e->json, e->json_len);
+    store__pg_param_text(&p, e->idem_key && *e->idem_key ? e->idem_key : NULL);
     rc = store__pg_write(c, SQL_EVENT_APPEND, &p, &changed, "event_append");
     checkin((pg_store_t *)st, c);
     if (rc == 0 && changed != 1) {
@@ -1518,6 +1519,7 @@ static int pg_events_scan(store_t *st, int64_t min_ts_ms, size_t per_stream_max,
         e.type = PQgetvalue(r, i, 6);
         e.json = PQgetvalue(r, i, 7);
         e.json_len = (size_t)PQgetlength(r, i, 7);
+        e.idem_key = PQgetisnull(r, i, 8) ? NULL : PQgetvalue(r, i, 8);
         rc = cb(&e, data);
     }
     PQclear(r);

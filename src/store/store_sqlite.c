@@ -210,7 +210,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
         " WHERE up.user_id = users.id AND up.property_id IN (SELECT value FROM json_each(?3))))"
         " AND (?4 IS NULL OR role = ?4) AND (?5 = 0 OR id < ?5)" LIST_ORDER,
     [STMT_EVENT_INSERT] = "INSERT INTO events (org_id, service, \"offset\", property_id, ts_ms, "
-                          "type, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                          "type, json, idem_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     /* The WHERE makes a stream that exists under another epoch change nothing (zero changes):
      * the caller's offsets belong to a different history. max() keeps heads monotonic. */
     [STMT_STREAM_UPSERT] =
@@ -222,8 +222,8 @@ static const char *const stmt_sql[STMT__COUNT] = {
     /* Ranked over every event of the stream, then cut by age, so that the scan returns exactly
      * what STMT_EVENTS_PRUNE with the same arguments keeps. */
     [STMT_EVENTS_SCAN] =
-        "SELECT e.org_id, e.service, s.epoch, e.\"offset\", e.property_id, e.ts_ms, e.type, e.json "
-        "FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY org_id, service "
+        "SELECT e.org_id, e.service, s.epoch, e.\"offset\", e.property_id, e.ts_ms, e.type, e.json, "
+        "e.idem_key FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY org_id, service "
         "ORDER BY \"offset\" DESC) AS rn FROM events) AS e "
         "JOIN streams AS s ON s.org_id = e.org_id AND s.service = e.service "
         "WHERE e.rn <= ?2 AND e.ts_ms >= ?1 ORDER BY e.org_id, e.service, e.\"offset\"",
@@ -1715,6 +1715,7 @@ static int sqlite_event_append(store_t *st, const store_event_t *e)
     store__sqlite_bind_text(q, 6, e->type, &src);
     /* json is not NUL-terminated: bind exactly its bytes. store.c bounded json_len by INT_MAX. */
     if (src == SQLITE_OK) src = sqlite3_bind_text(q, 7, e->json, (int)e->json_len, SQLITE_STATIC);
+    store__sqlite_bind_text(q, 8, e->idem_key && *e->idem_key ? e->idem_key : NULL, &src);
     if (src == SQLITE_OK) src = sqlite3_step(q);
     stmt_release(q);
     if (src != SQLITE_DONE) {
@@ -1809,6 +1810,7 @@ static int sqlite_events_scan(store_t *st, int64_t min_ts_ms, size_t per_stream_
             e.type = (const char *)sqlite3_column_text(q, 6);
             e.json = (const char *)sqlite3_column_text(q, 7);
             e.json_len = (size_t)sqlite3_column_bytes(q, 7);
+            e.idem_key = (const char *)sqlite3_column_text(q, 8); /* NULL: none */
             /* Text columns are NULL only when SQLite ran out of memory converting them. */
             if (e.service == NULL || e.epoch == NULL || e.type == NULL || e.json == NULL) {
                 src = SQLITE_NOMEM;

@@ -6,7 +6,7 @@
 static rt_event_t *ev(int64_t offset, int64_t prop)
 {
     json_t *data = json_pack("{s:I}", "n", (json_int_t)offset);
-    rt_event_in_t in = {1, RT_SVC_FINANCE, "revenue_created", prop, data};
+    rt_event_in_t in = {1, RT_SVC_FINANCE, "revenue_created", prop, data, NULL};
     rt_event_t *e = rt_event_new(&in, "00112233aabbccdd", offset, 1795000000000);
     json_decref(data);
     return e;

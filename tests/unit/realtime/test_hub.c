@@ -24,7 +24,7 @@ static store_t *open_store(void)
 static int publish(rt_hub_t *hub, int64_t org, rt_service_t svc, int64_t prop, int64_t *off)
 {
     json_t *data = json_pack("{s:I}", "n", (json_int_t)org);
-    rt_event_in_t ev = {org, svc, "thing_happened", prop, data};
+    rt_event_in_t ev = {org, svc, "thing_happened", prop, data, NULL};
     int rc = rt_hub_publish(hub, &ev, off);
     json_decref(data);
     return rc;
@@ -67,7 +67,7 @@ TEST(offsets_are_per_stream_and_consecutive)
     ASSERT_EQ_INT(0, publish(hub, 1, RT_SVC_TASKS, 0, &off));
     ASSERT_EQ_INT(1, off);
     ASSERT_EQ_INT(7, sink.n);
-    rt_event_in_t bad = {1, RT_SVC_FINANCE, "Bad Type", 0, NULL};
+    rt_event_in_t bad = {1, RT_SVC_FINANCE, "Bad Type", 0, NULL, NULL};
     ASSERT_EQ_INT(BH_EINVAL, rt_hub_publish(hub, &bad, &off));
     rt_hub_free(hub);
     store_close(st);
@@ -148,6 +148,50 @@ TEST(history_and_epoch_survive_a_reload)
     store_close(st);
 }
 
+static int publish_key(rt_hub_t *hub, int64_t org, const char *key, int64_t *off)
+{
+    json_t *data = json_object();
+    rt_event_in_t ev = {org, RT_SVC_FINANCE, "revenue_created", 0, data, key};
+    int rc = rt_hub_publish(hub, &ev, off);
+    json_decref(data);
+    return rc;
+}
+
+/* A retried publish (same Idempotency-Key, same stream) is recognised, also after a restart;
+ * another stream or another key is a new event. */
+TEST(idempotency_keys_dedupe_within_the_window_and_across_a_reload)
+{
+    store_t *st = open_store();
+    rt_hub_config_t cfg = {100, 3600 * 1000};
+    rt_hub_t *hub = rt_hub_new(st, &cfg);
+    sink_t sink = {0, 0};
+    rt_hub_set_sink(hub, on_sink, &sink);
+    int64_t off = 0;
+    ASSERT_EQ_INT(0, publish_key(hub, 5, "k-1", &off));
+    ASSERT_EQ_INT(1, off);
+    ASSERT_EQ_INT(0, publish_key(hub, 5, "k-2", &off));
+    ASSERT_EQ_INT(0, publish_key(hub, 5, NULL, &off));
+    ASSERT_EQ_INT(3, off);
+    off = 0;
+    ASSERT_EQ_INT(BH_EEXIST, publish_key(hub, 5, "k-1", &off));
+    ASSERT_EQ_INT(1, off); /* the original's offset */
+    ASSERT_EQ_INT(3, sink.n); /* nothing was published again */
+    ASSERT_EQ_INT(0, publish_key(hub, 6, "k-1", &off)); /* another org's stream */
+    ASSERT_EQ_INT(1, off);
+    rt_hub_free(hub);
+    store_close(st);
+
+    st = open_store();
+    hub = rt_hub_new(st, &cfg);
+    ASSERT_EQ_INT(0, rt_hub_load(hub));
+    ASSERT_EQ_INT(BH_EEXIST, publish_key(hub, 5, "k-2", &off));
+    ASSERT_EQ_INT(2, off);
+    ASSERT_EQ_INT(0, publish_key(hub, 5, "k-3", &off));
+    ASSERT_EQ_INT(4, off);
+    rt_hub_free(hub);
+    store_close(st);
+}
+
 TEST(age_window_drops_old_events)
 {
     store_t *st = open_store();
@@ -189,7 +233,9 @@ TEST(untouched_stream_accepts_offset_zero_with_any_epoch)
 
 TEST_RUN(TEST_ENTRY(offsets_are_per_stream_and_consecutive),
           TEST_ENTRY(since_replays_exactly_and_detects_gaps),
-          TEST_ENTRY(history_and_epoch_survive_a_reload), TEST_ENTRY(age_window_drops_old_events),
+          TEST_ENTRY(history_and_epoch_survive_a_reload),
+          TEST_ENTRY(idempotency_keys_dedupe_within_the_window_and_across_a_reload),
+          TEST_ENTRY(age_window_drops_old_events),
           TEST_ENTRY(untouched_stream_accepts_offset_zero_with_any_epoch))
 int main(void)
 {
