@@ -27,6 +27,9 @@ typedef struct stream_s {
     /* History ring: offsets ring[first..first+count) are consecutive, oldest first. It grows by
      * doubling up to history_max_events. */
     rt_event_t **ring;
+    /* khash[i]: hash of ring[i]'s Idempotency-Key (0: none), so that a keyed publish scans a
+     * contiguous array instead of touching every event (the lock is held meanwhile). */
+    uint64_t *khash;
     size_t cap, first, count;
     /* With a sequencing broker (Redis) only: the broker thread's delivery state (under lock),
      * and publishers waiting for their own event to come back (read-your-writes). */
@@ -152,6 +155,7 @@ void rt_hub_free(rt_hub_t *hub)
             stream_t *next = s->next;
             for (size_t k = 0; k < s->count; k++) rt_event_unref(s->ring[(s->first + k) % s->cap]);
             free(s->ring);
+            free(s->khash);
             uv_mutex_destroy(&s->lock);
             uv_mutex_destroy(&s->wlock);
             uv_cond_destroy(&s->applied);
@@ -172,10 +176,18 @@ void rt_hub_set_sink(rt_hub_t *hub, rt_sink_cb cb, void *data)
 
 /* ---- the history ring (stream lock held) --------------------------------------------------------- */
 
+static uint64_t key_hash(const char *key)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (const char *p = key; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    return h ? h : 1;
+}
+
 static void ring_drop_oldest(stream_t *s)
 {
     rt_event_unref(s->ring[s->first]);
     s->ring[s->first] = NULL;
+    s->khash[s->first] = 0;
     s->first = (s->first + 1) % s->cap;
     s->count--;
 }
@@ -188,13 +200,21 @@ static void ring_push(rt_hub_t *hub, stream_t *s, rt_event_t *e)
         size_t cap = s->cap ? s->cap * 2 : 16;
         if (cap > max) cap = max;
         rt_event_t **r = xmalloc(cap * sizeof *r);
-        for (size_t k = 0; k < s->count; k++) r[k] = s->ring[(s->first + k) % s->cap];
+        uint64_t *kh = xmalloc(cap * sizeof *kh);
+        for (size_t k = 0; k < s->count; k++) {
+            r[k] = s->ring[(s->first + k) % s->cap];
+            kh[k] = s->khash[(s->first + k) % s->cap];
+        }
         free(s->ring);
+        free(s->khash);
         s->ring = r;
+        s->khash = kh;
         s->cap = cap;
         s->first = 0;
     }
-    s->ring[(s->first + s->count) % s->cap] = e;
+    size_t at = (s->first + s->count) % s->cap;
+    s->ring[at] = e;
+    s->khash[at] = e->idem_key ? key_hash(e->idem_key) : 0;
     s->count++;
 }
 
@@ -230,8 +250,11 @@ static void start_broker(rt_hub_t *hub);
  * first: a retry comes soon after the original. Caller holds s->lock. */
 static int64_t ring_find_key(const stream_t *s, const char *key)
 {
+    uint64_t h = key_hash(key);
     for (size_t i = s->count; i-- > 0;) {
-        const rt_event_t *e = s->ring[(s->first + i) % s->cap];
+        size_t at = (s->first + i) % s->cap;
+        if (s->khash[at] != h) continue;
+        const rt_event_t *e = s->ring[at];
         if (e->idem_key && strcmp(e->idem_key, key) == 0) return e->offset;
     }
     return 0;
