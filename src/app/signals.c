@@ -120,7 +120,7 @@ static void reload_done(void *data, int status)
     } else {
         size_t n = json_array_size(r->changed);
         LOG_I("flags_reloaded", "changed=%zu", n);
-        if (n && s->rt && !s->_draining) rt_server_flags_changed(s->rt);
+        if (n && s->rt && !s->_draining && !s->_stopped) rt_server_flags_changed(s->rt);
     }
     json_decref(r->changed);
     free(r);

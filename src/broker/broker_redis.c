@@ -234,8 +234,10 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
     }
     LOG_E("broker_publish_error", "reply=\"%.*s\"", rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
           rep->type == REDIS_REPLY_ERROR ? rep->str : "");
-    /* NOSCRIPT means the server lost its scripts (a restart we have not noticed yet): retryable. */
+    /* NOSCRIPT means the server lost its scripts (a restart we have not noticed yet, SCRIPT
+     * FLUSH, a failover behind a proxy): retryable, and only a reconnect reloads them. */
     int again = rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
+    if (again) go_down(b, "the server lost the scripts (NOSCRIPT): reconnecting to reload them");
     preq_complete(r, again ? BH_EAGAIN : BH_EINTERNAL, 0, NULL);
 }
 
@@ -325,6 +327,9 @@ static void on_fill_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
         r->element[1]->type != REDIS_REPLY_INTEGER || r->element[2]->type != REDIS_REPLY_ARRAY) {
         if (r) LOG_E("broker_fill_error", "org=%lld service=%s", (long long)f->org, f->svc);
+        /* The reconnect reloads the scripts and resyncs every stream, this one included. */
+        if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+            go_down(b, "the server lost the scripts (NOSCRIPT): reconnecting to reload them");
         b->hooks.fill_apply(b->hooks.data, f->org, f->svc, -1, NULL, 0, NULL, 0, NULL, NULL);
         fill_done(b, f);
         return;
@@ -648,6 +653,9 @@ static redisAsyncContext *open_one(broker_redis_t *b)
         return NULL;
     }
     ac->data = b;
+    /* Subscriptions are silent: without keepalives a peer that vanished without a reset (a
+     * NAT or firewall timeout, a partition) would never be noticed on the sub connection. */
+    redisEnableKeepAlive(&ac->c); /* hiredis 0.14: probes after 15 s idle */
     redisLibuvAttach(ac, &b->loop);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);

@@ -272,6 +272,8 @@ void net_conn_close(net_conn_t *c, int graceful, unsigned linger_ms)
 
 int net_conn_limit_user(net_conn_t *c, int64_t org_id, int64_t user_id)
 {
+    /* After close_now nothing would release a count taken now. */
+    if (c->_handle_closed || uv_is_closing((uv_handle_t *)&c->tcp)) return BH_EAGAIN;
     if (c->_user) return 0;
     return net_limit_user_acquire(org_id, user_id, &c->_user);
 }

@@ -648,10 +648,15 @@ static int publish_remote(rt_hub_t *hub, stream_t *s, const rt_event_in_t *in, i
     int64_t now = clock_unix_ms();
     char *a, *b, *c;
     if (rt__hub_event_parts(in, now, &a, &b, &c) != 0) return BH_EINVAL;
-    char new_epoch[RT_EPOCH_LEN + 1];
+    char fresh[RT_EPOCH_LEN + 1];
     uv_mutex_lock(&s->lock);
-    memcpy(new_epoch, s->epoch, sizeof new_epoch);
+    int64_t head = s->head;
+    memcpy(fresh, s->epoch, sizeof fresh);
     uv_mutex_unlock(&s->lock);
+    /* Redis uses this epoch only for a stream it does not have. If this node has seen events of
+     * the stream, Redis lost them (a restart without AOF, a flush): a new random epoch, so that
+     * every node sees a new history rather than taking offsets 1, 2, ... as duplicates. */
+    if (head > 0) new_epoch(fresh);
     broker_publish_t p = {
         .org_id = in->org_id,
         .service = rt_service_name(in->service),
@@ -659,7 +664,7 @@ static int publish_remote(rt_hub_t *hub, stream_t *s, const rt_event_in_t *in, i
         .ts_ms = now,
         .min_ts_ms = now - hub->cfg.history_max_age_ms,
         .max_events = (int64_t)hub->cfg.history_max_events,
-        .new_epoch = new_epoch,
+        .new_epoch = fresh,
         .json_a = a,
         .json_b = b,
         .json_c = c,

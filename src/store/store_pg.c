@@ -129,9 +129,15 @@ static void conn_free(pg_conn_t *c)
 static int conn_open(pg_store_t *s, pg_conn_t **out)
 {
     /* expand_dbname: the url in "dbname" is parsed as a whole connection string; the keywords
-     * after it add what the url cannot override. */
-    const char *const keys[] = {"dbname", "client_encoding", "fallback_application_name", NULL};
-    const char *const vals[] = {s->conninfo, "UTF8", "bellhop", NULL};
+     * after it add what the url cannot override, those before it are defaults the url may
+     * override. The defaults bound how long a vanished server can hold a pool thread (and so
+     * a drain): connecting, and data the server never acknowledges, give up within seconds;
+     * keepalives find a silent peer while a query waits. */
+    const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
+                                "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                                "dbname", "client_encoding", "fallback_application_name", NULL};
+    const char *const vals[] = {"5", "1", "10", "5", "3", "15000", s->conninfo, "UTF8", "bellhop",
+                                NULL};
     pg_conn_t *c = xcalloc(1, sizeof *c);
     c->db = PQconnectdbParams(keys, vals, 1);
     if (c->db == NULL || PQstatus(c->db) != CONNECTION_OK) {
