@@ -482,7 +482,8 @@ static void on_peer_alive(redisAsyncContext *ac, void *reply, void *priv)
     if (p->snap) {
         char kp[KEY_MAX];
         snprintf(kp, sizeof kp, "%s:pres:%s", b->prefix, p->node);
-        redisAsyncCommand(b->cmd, on_peer_entries, p, "HGETALL %s", kp);
+        /* Refused while the context disconnects: no callback will free p. */
+        if (redisAsyncCommand(b->cmd, on_peer_entries, p, "HGETALL %s", kp) != REDIS_OK) free(p);
         return;
     }
     free(p);
@@ -507,7 +508,7 @@ static void on_nodes(redisAsyncContext *ac, void *reply, void *priv)
         p->snap = snap;
         char ka[KEY_MAX];
         snprintf(ka, sizeof ka, "%s:node:%s", b->prefix, p->node);
-        redisAsyncCommand(b->cmd, on_peer_alive, p, "EXISTS %s", ka);
+        if (redisAsyncCommand(b->cmd, on_peer_alive, p, "EXISTS %s", ka) != REDIS_OK) free(p);
     }
 }
 

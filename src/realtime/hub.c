@@ -375,7 +375,7 @@ rt_since_t rt_hub_since(rt_hub_t *hub, int64_t org_id, rt_service_t svc, const c
         /* Nothing was ever published: no epoch can be wrong, nothing can be missed. */
     } else if (epoch && *epoch && strcmp(epoch, s->epoch) != 0) {
         r = RT_SINCE_EPOCH;
-    } else if (after > s->head && after >= 0 && remote(hub)) {
+    } else if (after > s->head && after >= 0 && remote(hub) && epoch && *epoch) {
         /* This node has not heard of offsets the client saw on another node yet (they are on
          * their way from Redis). The epoch matches, so the offset came from Redis: start the
          * client there; what follows reaches it live, nothing before it is sent twice. */
