@@ -167,6 +167,7 @@ void fz_app_init(void)
         .ack_bytes = cfg.upload_ack_bytes,
         .expiry_ms = (int64_t)cfg.upload_expiry_s * 1000,
         .max_active = cfg.upload_max_active,
+        .direct_io = cfg.upload_direct_io,
     };
     hctx.uploads = upload_srv_new(st, dir, &ul, handlers_document_published, &hctx);
     if (hctx.uploads == NULL) app_die("upload_srv_new");

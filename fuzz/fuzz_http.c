@@ -115,7 +115,7 @@ static void ws_on_close(ws_conn_t *ws, int code)
     (void)code;
 }
 
-static const ws_handler_t echo = {ws_on_message, ws_on_timeout, ws_on_close};
+static const ws_handler_t echo = {ws_on_message, ws_on_timeout, ws_on_close, NULL};
 
 static void on_ws(http_req_t *req)
 {

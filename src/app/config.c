@@ -118,6 +118,9 @@ static const option_t options[] = {
      1 * KIB, 64 * MIB, "largest chunk (binary message) on the upload stream, bytes (close 1009)"},
     {"upload-buffer", "BELLHOP_UPLOAD_BUFFER", OPT_SIZE, OFF(upload_buffer), "4194304", 64 * KIB,
      256 * MIB, "bytes buffered per upload while a disk write is pending before its input pauses"},
+    {"upload-direct-io", "BELLHOP_UPLOAD_DIRECT_IO", OPT_BOOL, OFF(upload_direct_io), "true", 0, 1,
+     "write the aligned middle of big upload writes with O_DIRECT (no page-cache copy; off or "
+     "refused by the filesystem: page cache)"},
     {"upload-ack-bytes", "BELLHOP_UPLOAD_ACK_BYTES", OPT_SIZE, OFF(upload_ack_bytes), "4194304",
      64 * KIB, 1024 * MIB, "fdatasync and progress message every this many bytes of an upload"},
     {"upload-expiry", "BELLHOP_UPLOAD_EXPIRY_S", OPT_INT, OFF(upload_expiry_s), "86400", 1,

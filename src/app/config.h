@@ -59,6 +59,7 @@ typedef struct config_s {
     size_t upload_max_excel;
     size_t upload_chunk_max;
     size_t upload_buffer;
+    int upload_direct_io;
     size_t upload_ack_bytes;
     int upload_expiry_s;
     int upload_sweep_ms;

@@ -152,6 +152,7 @@ static upload_srv_t *uploads_new(const config_t *cfg, store_t *st, hctx_t *h)
         .ack_bytes = cfg->upload_ack_bytes,
         .expiry_ms = (int64_t)cfg->upload_expiry_s * 1000,
         .max_active = cfg->upload_max_active,
+        .direct_io = cfg->upload_direct_io,
     };
     return upload_srv_new(st, cfg->data_dir, &lim, handlers_document_published, h);
 }

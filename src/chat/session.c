@@ -987,7 +987,7 @@ static void on_close(ws_conn_t *ws, int code)
     session_teardown(s);
 }
 
-static const ws_handler_t chat_handler = {on_message, on_timeout, on_close};
+static const ws_handler_t chat_handler = {on_message, on_timeout, on_close, NULL};
 
 void chat_accept(chat_server_t *srv, http_req_t *req, auth_claims_t *claims)
 {

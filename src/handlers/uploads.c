@@ -561,7 +561,10 @@ static uint64_t be64(const uint8_t *p)
     return x;
 }
 
-static void do_chunk(wsu_t *s, const uint8_t *data, size_t len)
+/* A chunk is an 8-byte big-endian offset and its data: checks it against the session and the
+ * upload from its first bytes (head[0..8)) and its length, before any data is taken. Returns 0,
+ * or -1 after answering with the error. */
+static int chunk_begin(wsu_t *s, const uint8_t *head, uint64_t len)
 {
     const char *err = upload_sess_check(s->state, UPLOAD_MSG_CHUNK);
     if (err != NULL) {
@@ -570,39 +573,45 @@ static void do_chunk(wsu_t *s, const uint8_t *data, size_t len)
                    : strcmp(err, "no_upload") == 0
                        ? "a chunk needs an upload: send start or resume first"
                        : "wait for the answer to your last message");
-        return;
+        return -1;
     }
     if (len < 8) {
         send_error(s, "invalid_chunk", NULL,
                    "a chunk is an 8-byte big-endian offset followed by the data");
-        return;
+        return -1;
     }
     const upload_sm_t *m = upload_sm(s->up);
-    int64_t off = (int64_t)be64(data);
+    int64_t off = (int64_t)be64(head);
     uint64_t n = len - 8;
     switch (upload_sm_check(m, off, n)) {
     case UPLOAD_CHUNK_OK:
-        break;
+        return 0;
     case UPLOAD_CHUNK_NEGATIVE:
         send_error(s, "invalid_offset",
                    json_pack("{s:I}", "expectedOffset", (json_int_t)m->accepted),
                    "offset %" PRId64 " is negative", off);
-        return;
+        return -1;
     case UPLOAD_CHUNK_MISMATCH:
         send_error(s, "offset_mismatch",
                    json_pack("{s:I}", "expectedOffset", (json_int_t)m->accepted),
                    "chunk at %" PRId64 ", but the upload continues at %" PRIu64, off, m->accepted);
-        return;
+        return -1;
     case UPLOAD_CHUNK_EMPTY:
         send_error(s, "invalid_chunk", NULL, "a chunk must carry data");
-        return;
+        return -1;
     default:
         send_error(s, "too_large", json_pack("{s:I}", "expectedOffset", (json_int_t)m->accepted),
                    "chunk ends at %" PRIu64 ", past the declared size %" PRIu64, (uint64_t)off + n,
                    m->size);
-        return;
+        return -1;
     }
-    int rc = upload_write(s->up, data + 8, n);
+}
+
+/* Takes data of the chunk begun; returns 0, or -1 once the upload has failed (answered). */
+static int chunk_data(wsu_t *s, const uint8_t *data, size_t n)
+{
+    if (n == 0) return 0;
+    int rc = upload_write(s->up, data, n);
     if (rc == BH_EAGAIN) {
         if (!s->input_paused) ws_conn_pause(s->ws);
         s->input_paused = 1;
@@ -612,8 +621,14 @@ static void do_chunk(wsu_t *s, const uint8_t *data, size_t len)
         upload_t *u = s->up;
         s->up = NULL;
         upload_detach(u, NULL);
-        return;
+        return -1;
     }
+    return 0;
+}
+
+/* After a chunk's last byte: the upload finishes once it has all its bytes. */
+static void chunk_end(wsu_t *s)
+{
     if (upload_sm_complete(upload_sm(s->up))) {
         s->state = UPLOAD_SESS_CLOSING;
         s->pending++;
@@ -621,6 +636,27 @@ static void do_chunk(wsu_t *s, const uint8_t *data, size_t len)
         s->up = NULL;
         upload_finish(u, on_finished);
     }
+}
+
+static void do_chunk(wsu_t *s, const uint8_t *data, size_t len)
+{
+    if (chunk_begin(s, data, len) == 0 && chunk_data(s, data + 8, len - 8) == 0) chunk_end(s);
+}
+
+/* A big chunk as it arrives (ws_handler_t.on_part): checked on its first part, then each part
+ * goes to the upload's write buffer without being joined first. */
+static int on_part(ws_conn_t *ws, uint8_t *data, size_t len, uint64_t off, uint64_t total)
+{
+    wsu_t *s = ws_conn_udata(ws);
+    s->ws = ws;
+    if (off == 0) {
+        if (chunk_begin(s, data, total) != 0) return -1;
+        data += 8; /* WS_PART_FIRST covers the offset */
+        len -= 8;
+    }
+    if (chunk_data(s, data, len) != 0) return -1;
+    if (off + (off == 0 ? 8 : 0) + len == total) chunk_end(s);
+    return 0;
 }
 
 static void on_message(ws_conn_t *ws, int opcode, uint8_t *data, size_t len)
@@ -701,7 +737,7 @@ static void on_close(ws_conn_t *ws, int code)
     sess_maybe_free(s);
 }
 
-static const ws_handler_t upload_ws_handler = {on_message, on_timeout, on_close};
+static const ws_handler_t upload_ws_handler = {on_message, on_timeout, on_close, on_part};
 
 void handlers_upload_stream(http_req_t *req)
 {

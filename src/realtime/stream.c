@@ -663,7 +663,7 @@ static void on_close(ws_conn_t *ws, int code)
     session_free(s);
 }
 
-static const ws_handler_t stream_handler = {on_message, on_timeout, on_close};
+static const ws_handler_t stream_handler = {on_message, on_timeout, on_close, NULL};
 
 void rt_stream_accept(rt_server_t *srv, http_req_t *req, auth_claims_t *claims)
 {

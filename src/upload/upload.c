@@ -1,7 +1,9 @@
 /* upload.c: the upload service (registry, paths, sweep) and the per-upload writer (see upload.h).
  *
- * A writer's pool work is one job (u->work), or a write job and its hash half (u->hwork) on the
- * same buffer, plus at most one sync (u->swork). The loop touches the writer's file, hash and job
+ * A writer's bytes go through three buffers: `fill` (the loop appends), `hbuf` (being hashed, or
+ * hashed and waiting) and `wbuf` (being written). Hashing (u->hwork) and writing (u->work) run
+ * on two pool threads, each one buffer at a time, so that SHA-256 (one core's worth at full
+ * speed) never waits for a slow write of the buffer before; plus at most one sync (u->swork). The loop touches the writer's file, hash and job
  * fields only when the job that uses them has come back; libuv's queue hand-off (a mutex on each
  * side) orders the memory accesses of the threads. */
 #include "upload/upload.h"
@@ -25,10 +27,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define HASH_READ_BLOCK (1u << 20) /* rehashing a partial file reads this much at a time */
+
+/* O_DIRECT wants the memory address, the file offset and the length aligned; 4 KiB covers every
+ * logical block size Linux filesystems use. Writes whose aligned middle is smaller than
+ * DIRECT_MIN go through the page cache: a direct write waits for the device. */
+#define DIRECT_ALIGN 4096u
+#define DIRECT_MIN (256u * 1024)
 
 /* ---- the service
  * ---------------------------------------------------------------------------------- */
@@ -306,6 +315,47 @@ static long pread_all(int fd, void *buf, size_t n, uint64_t off)
     return (long)got;
 }
 
+/* Writes p[0..n) at off through the page cache, except the aligned middle of a big write, which
+ * goes to the device with O_DIRECT straight from p (see span_t): copying into the page cache
+ * costs about as much CPU as hashing the bytes, and uploads are written once and rarely read back
+ * soon. A filesystem that refuses O_DIRECT (tmpfs, some network filesystems) turns it off for this
+ * writer (*direct_off); the bytes then go through the page cache as usual. */
+static int write_direct(int fd, const char *p, size_t n, uint64_t off, int *direct_off)
+{
+    size_t head = (size_t)((DIRECT_ALIGN - off % DIRECT_ALIGN) % DIRECT_ALIGN);
+    if (head > n) head = n;
+    size_t mid = (n - head) / DIRECT_ALIGN * DIRECT_ALIGN;
+    if (*direct_off || mid < DIRECT_MIN) return pwrite_all(fd, p, n, off);
+    int rc = pwrite_all(fd, p, head, off);
+    if (rc != 0) return rc;
+    p += head;
+    off += head;
+    n -= head;
+    size_t done = 0;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) != 0) {
+        *direct_off = 1;
+        return pwrite_all(fd, p, n, off);
+    }
+    while (done < mid) {
+        ssize_t k = pwrite(fd, p + done, mid - done, (off_t)(off + done));
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0 && errno == EINVAL) { /* alignment or O_DIRECT itself refused */
+            *direct_off = 1;
+            break;
+        }
+        if (k < 0) {
+            rc = sys_err();
+            break;
+        }
+        done += (size_t)k;
+        if ((size_t)k % DIRECT_ALIGN) break; /* a short unaligned write: finish buffered */
+    }
+    if (fcntl(fd, F_SETFL, fl) != 0 && rc == 0) rc = sys_err();
+    if (rc != 0) return rc;
+    return pwrite_all(fd, p + done, n - done, off + done);
+}
+
 static int fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -539,6 +589,60 @@ static int load_file(upload_srv_t *srv, const store_upload_t *row, int *fd, int 
     return rc;
 }
 
+/* ---- write buffers
+ * ------------------------------------------------------------------------------------ */
+
+/* Bytes waiting for a write job. The first byte sits at base + pad with pad = its file offset
+ * modulo DIRECT_ALIGN, so a byte's address and its offset agree modulo DIRECT_ALIGN and the aligned
+ * middle of a job can go to disk with O_DIRECT, straight from this memory (no page-cache copy).
+ * The storage is its own mapping: page-aligned, grown by mremap without copying, and given back
+ * to the system the moment an upload ends (megabytes from malloc would stay in the heap). */
+typedef struct span_s {
+    char *base; /* mmap'd, cap bytes */
+    size_t pad, len, cap;
+    uint64_t off; /* the file offset of the first byte */
+} span_t;
+
+static char *span_data(const span_t *s)
+{
+    return s->base + s->pad;
+}
+
+/* Appends n bytes; off is the file offset of the first byte when the span is empty. */
+static void span_append(span_t *s, uint64_t off, const void *p, size_t n)
+{
+    if (s->len == 0) {
+        s->off = off;
+        s->pad = (size_t)(off % DIRECT_ALIGN);
+    }
+    size_t need = s->pad + s->len + n;
+    if (need > s->cap) {
+        size_t cap = s->cap ? s->cap : 64 * 1024;
+        while (cap < need) cap *= 2;
+        void *b = s->base ? mremap(s->base, s->cap, cap, MREMAP_MAYMOVE)
+                          : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (b == MAP_FAILED) {
+            fprintf(stderr, "bellhop: out of memory mapping %zu bytes\n", cap);
+            abort();
+        }
+        s->base = b;
+        s->cap = cap;
+    }
+    memcpy(s->base + s->pad + s->len, p, n);
+    s->len += n;
+}
+
+static void span_reset(span_t *s)
+{
+    s->len = 0;
+}
+
+static void span_dispose(span_t *s)
+{
+    if (s->base) munmap(s->base, s->cap);
+    memset(s, 0, sizeof *s);
+}
+
 /* ---- the writer
  * ----------------------------------------------------------------------------------- */
 
@@ -555,9 +659,9 @@ typedef enum {
 
 struct upload_s {
     uv_work_t work;  /* the one job in flight */
-    uv_work_t hwork; /* a write job's other half: hashing the same buffer on another thread */
-    int halves;      /* halves of the write job still running */
-    int hash_status;
+    uv_work_t hwork; /* hashing hbuf, beside the job */
+    int hashing;     /* hwork is in flight */
+    int hashed;      /* hbuf's bytes are in the hash */
     /* Syncs run beside the writes (a third thread), so that a disk flush never stalls the
      * pipeline: a sync covers what was written when it started (sync_target). */
     uv_work_t swork;
@@ -577,13 +681,13 @@ struct upload_s {
     EVP_MD_CTX *seg;      /* the current segment's bytes, or NULL */
     EVP_MD_CTX *seg_base; /* hash as it was when the segment began */
     uint64_t seg_start;
-    /* Input taken but not yet written: `fill` collects, `out` is being written by a job. */
-    buf_t fill, out;
+    /* Input taken but not yet written (see the top of the file). */
+    span_t fill, hbuf, wbuf;
+    int direct_off; /* O_DIRECT refused (the filesystem, a config switch): page cache only */
     int input_paused; /* upload_write said BH_EAGAIN: on_drain is owed */
     int io_err;       /* a write failed: the writer can only end now */
     /* the job in flight */
     job_t job;
-    uint64_t job_start;
     int job_rc;
     /* requests waiting for the buffered data to be written */
     upload_cb flush_cb;
@@ -659,8 +763,8 @@ static void on_job(uv_work_t *w)
     }
     case JOB_WRITE:
         /* The hash of the same bytes runs meanwhile on another thread (on_hash). */
-        rc = pwrite_all(u->fd, u->out.data, u->out.len, u->job_start);
-        if (rc == 0) COUNT(srv->n_bytes, u->out.len);
+        rc = write_direct(u->fd, span_data(&u->wbuf), u->wbuf.len, u->wbuf.off, &u->direct_off);
+        if (rc == 0) COUNT(srv->n_bytes, u->wbuf.len);
         break;
     case JOB_SYNC:
         if (fdatasync(u->fd) != 0) rc = sys_err();
@@ -694,23 +798,30 @@ static void on_job(uv_work_t *w)
     u->job_rc = rc;
 }
 
-/* The other half of a write job: SHA-256 of the buffer being written. Both halves only read
- * u->out; the hash contexts belong to this half alone while it runs. */
+/* SHA-256 of hbuf, in file order: the hash contexts belong to this work while it runs. */
 static void on_hash(uv_work_t *w)
 {
     upload_t *u = QUEUE_DATA(w, upload_t, hwork);
-    EVP_DigestUpdate(u->hash, u->out.data, u->out.len);
-    if (u->seg) EVP_DigestUpdate(u->seg, u->out.data, u->out.len);
+    EVP_DigestUpdate(u->hash, span_data(&u->hbuf), u->hbuf.len);
+    if (u->seg) EVP_DigestUpdate(u->seg, span_data(&u->hbuf), u->hbuf.len);
+}
+
+static void resume_input(upload_t *u)
+{
+    if (u->input_paused && (u->fill.len < u->srv->lim.buffer || u->io_err)) {
+        u->input_paused = 0;
+        if (u->ev.on_drain) u->ev.on_drain(u, u->ud);
+    }
 }
 
 static void on_hash_done(uv_work_t *w, int status)
 {
     upload_t *u = QUEUE_DATA(w, upload_t, hwork);
-    u->hash_status = status;
-    if (--u->halves > 0) return; /* the write half is still running */
-    /* The write half finished first: complete the job as it would have (it counts itself). */
-    u->halves = 1;
-    on_job_done(&u->work, 0);
+    u->hashing = 0;
+    u->hashed = 1;
+    if (status != 0 && !u->io_err) u->io_err = status; /* cancelled: the loop is closing */
+    kick(u);
+    resume_input(u);
 }
 
 static void on_sync(uv_work_t *w)
@@ -772,32 +883,46 @@ static void writer_free(upload_t *u)
     EVP_MD_CTX_free(u->hash);
     EVP_MD_CTX_free(u->seg);
     EVP_MD_CTX_free(u->seg_base);
-    buf_dispose(&u->fill);
-    buf_dispose(&u->out);
+    span_dispose(&u->fill);
+    span_dispose(&u->hbuf);
+    span_dispose(&u->wbuf);
     free(u);
 }
 
-/* Starts the next job if none is running: write what is buffered, then a pending flush's sync,
- * then a final job. */
+static void span_swap(span_t *a, span_t *b)
+{
+    span_t t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Moves the bytes on: hashed bytes to the writer, taken bytes to the hasher. Then, once nothing
+ * is buffered or running: a pending flush's sync, a rollback, or a final job. */
 static void kick(upload_t *u)
 {
-    if (u->job != JOB_NONE) return;
-    if (u->fill.len > 0 && !u->io_err) {
-        buf_t t = u->out;
-        u->out = u->fill;
-        u->fill = t;
-        u->job_start = u->sm.written;
-        u->halves = 2;
-        u->hash_status = 0;
+    int moving = !u->io_err && u->final_job != JOB_CANCEL;
+    if (moving && u->job == JOB_NONE && u->wbuf.len == 0 && u->hbuf.len > 0 && u->hashed) {
+        span_swap(&u->hbuf, &u->wbuf);
+        submit(u, JOB_WRITE);
+    }
+    /* A rollback restores the hash on the pool: no hashing beside it. */
+    if (moving && !u->hashing && u->hbuf.len == 0 && u->fill.len > 0 && u->job != JOB_ROLLBACK) {
+        span_swap(&u->fill, &u->hbuf);
+        u->hashed = 0;
+        u->hashing = 1;
         if (uv_queue_work(u->loop, &u->hwork, on_hash, on_hash_done) != 0) {
             /* Only while the loop shuts down: hash here rather than lose the bytes' place. */
             on_hash(&u->hwork);
-            u->halves = 1;
+            u->hashing = 0;
+            u->hashed = 1;
         }
-        submit(u, JOB_WRITE);
-        return;
     }
-    buf_reset(&u->fill);
+    if (u->job != JOB_NONE || u->hashing) return;
+    if (!moving) { /* nothing more will be written */
+        span_reset(&u->fill);
+        span_reset(&u->hbuf);
+    }
+    if (u->fill.len > 0 || u->hbuf.len > 0) return; /* not reached: the lanes above took them */
     if (u->flush_cb != NULL) {
         if (u->io_err == 0 && (u->sync_busy || u->sm.durable < u->sm.written)) {
             start_sync(u); /* on_sync_done kicks again */
@@ -821,12 +946,6 @@ static void on_job_done(uv_work_t *w, int status)
 {
     upload_t *u = (upload_t *)w;
     job_t job = u->job;
-    if (job == JOB_WRITE) {
-        if (status != 0) u->job_rc = status;
-        if (--u->halves > 0) return; /* the hash half is still running */
-        if (u->hash_status != 0 && u->job_rc == 0) u->job_rc = u->hash_status;
-        status = 0;
-    }
     int rc = status != 0 ? status : u->job_rc;
     u->job = JOB_NONE;
     switch (job) {
@@ -850,22 +969,20 @@ static void on_job_done(uv_work_t *w, int status)
             LOG_E("upload_write_failed", "upload=%s err=%s", u->row.id, err_str(rc));
             u->io_err = rc;
         } else if (job == JOB_WRITE) {
-            uint64_t end = u->job_start + u->out.len;
+            uint64_t end = u->wbuf.off + u->wbuf.len;
             upload_sm_written(&u->sm, end, 0);
             int pending = u->flush_cb || u->final_job != JOB_NONE || u->rollback_cb;
-            if (end >= ack_mark(u) || end == u->sm.size || (pending && u->fill.len == 0))
+            if (end >= ack_mark(u) || end == u->sm.size ||
+                (pending && u->fill.len == 0 && u->hbuf.len == 0))
                 start_sync(u);
         } else {
             progress = upload_sm_durable(&u->sm, u->sm.written);
         }
-        buf_reset(&u->out);
-        if (u->out.cap > 2 * u->srv->lim.buffer + u->srv->lim.chunk_max) buf_dispose(&u->out);
+        span_reset(&u->wbuf);
+        if (u->wbuf.cap > 2 * u->srv->lim.buffer + u->srv->lim.chunk_max) span_dispose(&u->wbuf);
         if (progress && u->ev.on_progress) u->ev.on_progress(u, u->sm.durable, u->ud);
-        if (u->input_paused && (u->fill.len < u->srv->lim.buffer || u->io_err)) {
-            u->input_paused = 0;
-            if (u->ev.on_drain) u->ev.on_drain(u, u->ud);
-        }
         kick(u);
+        resume_input(u);
         return;
     }
     case JOB_ROLLBACK: {
@@ -924,8 +1041,7 @@ void upload_open(upload_srv_t *srv, uv_loop_t *loop, int64_t org_id, const char 
     } else {
         snprintf(u->row.id, sizeof u->row.id, "%s", id);
     }
-    buf_init(&u->fill);
-    buf_init(&u->out);
+    u->direct_off = !srv->lim.direct_io;
     /* uv_queue_work fails only for a NULL work callback: this cannot fail. */
     int rc = submit(u, JOB_OPEN);
     (void)rc;
@@ -944,7 +1060,7 @@ const upload_sm_t *upload_sm(const upload_t *u)
 int upload_write(upload_t *u, const void *p, size_t n)
 {
     if (u->io_err) return u->io_err;
-    buf_append(&u->fill, p, n);
+    span_append(&u->fill, u->sm.accepted, p, n);
     upload_sm_accept(&u->sm, n);
     kick(u);
     if (u->fill.len >= u->srv->lim.buffer) {
@@ -957,9 +1073,9 @@ int upload_write(upload_t *u, const void *p, size_t n)
 void upload_flush(upload_t *u, upload_cb cb)
 {
     u->flush_cb = cb;
-    if (u->job == JOB_NONE) {
+    if (u->job == JOB_NONE && !u->hashing) {
         /* Always through the pool (a sync, if nothing else), so cb never runs re-entrantly. */
-        if (u->fill.len == 0 && !u->io_err)
+        if (u->fill.len == 0 && u->hbuf.len == 0 && !u->io_err)
             submit(u, JOB_SYNC);
         else
             kick(u);
@@ -1005,7 +1121,7 @@ void upload_cancel(upload_t *u, upload_cb cb)
 {
     u->final_cb = cb;
     u->final_job = JOB_CANCEL;
-    buf_reset(&u->fill); /* nothing more needs writing */
+    span_reset(&u->fill); /* nothing more needs writing */
     kick(u);
 }
 

@@ -53,6 +53,7 @@ typedef struct upload_limits_s {
     uint64_t ack_bytes;                     /* sync and progress cadence */
     int64_t expiry_ms;                      /* an upload idle longer than this is deleted */
     int max_active;                         /* uploads in progress per user (0: no limit) */
+    int direct_io;                          /* big aligned writes bypass the page cache */
 } upload_limits_t;
 
 typedef struct upload_srv_s upload_srv_t;

@@ -52,7 +52,9 @@ typedef struct ws_frame_s {
  * violation: reserved bits set (1002), unknown opcode (1002), a control frame fragmented or longer
  * than 125 bytes (1002), a non-minimal or 63-bit-overflowing length (1002), an unmasked frame when
  * require_mask (1002), or a payload longer than max_payload (1009). The 1009 check happens as soon
- * as the header is complete, before the payload arrives. */
+ * as the header is complete, before the payload arrives. When 0 comes back with out->header_len
+ * set (the caller zeroes it first), the header is complete and out describes the frame whose
+ * payload is still arriving (out->payload is not set). */
 long ws_frame_parse(const uint8_t *buf, size_t len, int require_mask, uint64_t max_payload,
                     ws_frame_t *out);
 

@@ -24,6 +24,10 @@ struct ws_conn_s {
     int close_sent;
     int close_code;
     int closed; /* on_close delivered */
+    /* A message being handed to h->on_part as it arrives (part_total > 0): no reassembly. */
+    int part_skip; /* the handler dropped it: discard the rest */
+    uint8_t part_mask[4];
+    uint64_t part_off, part_total;
     net_bucket_t rate; /* messages from the client (lim.msg_rate) */
 };
 
@@ -269,14 +273,45 @@ static void handle_data(ws_conn_t *ws, const ws_frame_t *f, uint8_t *p)
     if (ws->msg.cap > 64 * 1024) buf_dispose(&ws->msg); /* do not keep a big buffer idle */
 }
 
+/* Hands p[0..n) of the message in progress to h->on_part. */
+static void part(ws_conn_t *ws, uint8_t *p, size_t n)
+{
+    uint64_t off = ws->part_off;
+    ws_unmask(p, n, ws->part_mask, (size_t)(off & 3));
+    ws->part_off += n;
+    ws->alive = 1;
+    if (!ws->part_skip && ws->h->on_part(ws, p, n, off, ws->part_total) != 0) ws->part_skip = 1;
+    if (ws->part_off == ws->part_total) {
+        ws->part_total = ws->part_off = 0;
+        ws->part_skip = 0;
+    }
+}
+
+/* 1 if the incomplete frame f, with avail payload bytes at hand, is handed over in parts. */
+static int streams(const ws_conn_t *ws, const ws_frame_t *f, size_t avail)
+{
+    return ws->h->on_part && f->opcode == WS_OP_BINARY && f->fin && !ws->msg_op &&
+           f->len >= WS_PART_MIN && avail >= WS_PART_FIRST;
+}
+
 /* Parses and handles every complete frame in p[0..len); returns the bytes consumed. */
 static size_t process(ws_conn_t *ws, uint8_t *p, size_t len)
 {
     size_t off = 0;
     while (off < len && !ws->close_sent) {
         ws_frame_t f;
+        f.header_len = 0;
         long n = ws_frame_parse(p + off, len - off, 1, ws->lim.max_message, &f);
-        if (n == 0) break;
+        if (n == 0) {
+            size_t avail = len - off - f.header_len;
+            if (f.header_len == 0 || !streams(ws, &f, avail)) break;
+            /* The rest of the input is this message's first part. */
+            if (!rate_ok(ws)) return len;
+            memcpy(ws->part_mask, f.mask, 4);
+            ws->part_total = f.len;
+            part(ws, p + off + f.header_len, avail);
+            return len;
+        }
         if (n < 0) {
             fail(ws, (int)-n, n == -WS_CLOSE_TOO_BIG ? "message too big" : "protocol error");
             return len;
@@ -297,6 +332,14 @@ static void on_net_data(net_conn_t *c, char *data, size_t len)
 {
     ws_conn_t *ws = c->data;
     if (ws->close_sent) return; /* draining after our close frame */
+    if (ws->part_total) { /* a message in parts: its bytes go straight to the handler */
+        uint64_t left = ws->part_total - ws->part_off;
+        size_t n = left < len ? (size_t)left : len;
+        part(ws, (uint8_t *)data, n);
+        data += n;
+        len -= n;
+        if (len == 0 || ws->close_sent) return;
+    }
     if (ws->in.len == 0) {
         size_t n = process(ws, (uint8_t *)data, len);
         if (n < len && !ws->close_sent) buf_append(&ws->in, data + n, len - n);

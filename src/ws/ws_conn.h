@@ -25,7 +25,18 @@ typedef struct ws_handler_s {
     void (*on_timeout)(ws_conn_t *ws);
     /* The connection is gone: code is the close code received or sent (1006 when none). */
     void (*on_close)(ws_conn_t *ws, int code);
+    /* Optional. A big binary message (one frame of at least WS_PART_MIN bytes) that has not all
+     * arrived yet is handed over in parts as its bytes come in, rather than joined in a buffer
+     * first: data[0..len) is the part (unmasked, writable, lent for the call), off its place in
+     * the message and total the message's length. Parts come in order, the first holds at least
+     * WS_PART_FIRST bytes, the last ends at total; a message that arrives whole still goes to
+     * on_message. Return nonzero to drop the rest of the message. If the connection ends first,
+     * on_close follows a partial message. */
+    int (*on_part)(ws_conn_t *ws, uint8_t *data, size_t len, uint64_t off, uint64_t total);
 } ws_handler_t;
+
+#define WS_PART_MIN (64u * 1024)
+#define WS_PART_FIRST 64u
 
 typedef struct ws_limits_s {
     size_t max_message;       /* bytes; bigger: close 1009 */
