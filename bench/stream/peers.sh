@@ -14,6 +14,8 @@
 #   CROSS=1   also run our bh_load on every point (cross-check of the two load generators;
 #             not for socketio/nats, whose protocols bh_load does not speak);
 #   INSTALL=0 never apt-get/npm: fail if something is missing.
+#   SYSCALLS=1 also count the server's write/writev/read/epoll_wait calls during each point (perf);
+#   PROFILE=1  instead record the server with `perf record -g` ($OUT/<point>.perf.data).
 # Build of the peers (per their README): apt-get install build-essential libssl-dev
 # [libwebsockets-dev for lws] [nats-server for nats]; npm ci (for ws, socketio, uws); make.
 # Each point runs on a freshly started server; all servers once, then all again for REPS > 1.
@@ -135,7 +137,17 @@ run_point() {
       "$s" "$t" "$rep" "$lg" "$load1" "$s" "$t" "$rep" >>"$SUM"; return; }
     url=$(peer_url "$s")
   fi
-  local args=()
+  local args=() perf_pid=
+  # SYSCALLS=1: count the server's system calls during the run (perf tracepoints), to tell
+  # deliveries per write apart from the cost of each write.
+  if [ "${SYSCALLS:-0}" = 1 ]; then
+    perf stat -x, -e syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_read,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait \
+      -p "$SPID" -o "$base.syscalls" 2>/dev/null &
+    perf_pid=$!
+  elif [ "${PROFILE:-0}" = 1 ]; then
+    perf record -g -F 999 -p "$SPID" -o "$base.perf.data" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   if [ "$lg" = peers ]; then
     args=(-q -n "$TN" --mode "$TMODE" -T "$TT" --server-pid "$SPID" --label "$s/$t/$rep")
     [ "$TMODE" = hold ] && args+=(--connect-timeout "$TEXTRA_CT" --hs-timeout 5)
@@ -165,6 +177,9 @@ run_point() {
     timeout -k 5 300 "$BH_LOAD" "${args[@]}" "$url" >"$base.log" 2>&1
   fi
   rc=$?
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null; fi
+  if [ -f "$base.syscalls" ]; then
+    log "  syscalls: $(grep -v '^#' "$base.syscalls" | awk -F, 'NF > 2 {printf "%s=%s ", $3, $1}')"; fi
   [ "$s" = bellhop ] && bh_metrics "$base.metrics.json"
   server_stop
   line=$(grep '^RESULT' "$base.log" | tail -1)

@@ -24,10 +24,15 @@ static int bucket_of(uint64_t us)
 
 void rt_hist_record(rt_hist_t *h, uint64_t us)
 {
+    rt_hist_record_n(h, us, 1);
+}
+
+void rt_hist_record_n(rt_hist_t *h, uint64_t us, uint64_t n)
+{
     int b = bucket_of(us);
-    RT_INC(h->buckets[b], 1);
-    RT_INC(h->count, 1);
-    RT_INC(h->sum_us, us);
+    RT_INC(h->buckets[b], n);
+    RT_INC(h->count, n);
+    RT_INC(h->sum_us, us * n);
     if (us > atomic_load_explicit(&h->max_us, memory_order_relaxed))
         atomic_store_explicit(&h->max_us, us, memory_order_relaxed);
 }

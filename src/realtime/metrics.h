@@ -46,6 +46,8 @@ typedef struct rt_metrics_s {
                           memory_order_relaxed)
 
 void rt_hist_record(rt_hist_t *h, uint64_t us);
+/* n observations of us at once. */
+void rt_hist_record_n(rt_hist_t *h, uint64_t us, uint64_t n);
 /* Value (us) at quantile q (0..1) of h, from bucket upper bounds. 0 when empty. */
 uint64_t rt_hist_quantile(const rt_hist_t *h, double q);
 /* Upper bound (us) of bucket i. */

@@ -177,10 +177,55 @@ static void cache_clear(body_cache_t *c)
     c->n = 0;
 }
 
-/* Sends the events of chunk[0..n) (one stream, ascending offsets) that s has not had and may see.
- * Returns 1 if s was closed as a slow consumer. */
+/* What a fan-out pass wrote, added to the worker's metrics once per group of connections rather
+ * than per connection: the clock is read and the latency histogram touched once per group (the
+ * connections of a group are written within microseconds of each other). */
+typedef struct fan_acc_s {
+    uint64_t msgs, bytes, dropped;
+    uint32_t copies[RT_BATCH_MAX]; /* of chunk[k] */
+} fan_acc_t;
+
+static void acc_flush(rt_worker_t *rw, fan_acc_t *a, rt_service_t svc, rt_event_t *const *chunk,
+                      size_t n)
+{
+    uint64_t now = clock_mono_ns(), total = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (a->copies[k] == 0) continue;
+        if (chunk[k]->pub_ns && now > chunk[k]->pub_ns)
+            rt_hist_record_n(&rw->m.latency, (now - chunk[k]->pub_ns) / 1000, a->copies[k]);
+        total += a->copies[k];
+        a->copies[k] = 0;
+    }
+    RT_INC(rw->m.events_delivered[svc], total);
+    RT_INC(rw->m.messages_out, a->msgs);
+    RT_INC(rw->m.bytes_out, a->bytes);
+    RT_INC(rw->m.events_dropped, a->dropped);
+    a->msgs = a->bytes = a->dropped = 0;
+}
+
+/* Writes the per-connection start of an events message, {"type":"events","seq":N, into out
+ * (>= 48 bytes); returns its length. (snprintf cost more than the rest of a delivery's user
+ * time.) */
+static size_t events_prefix(char *out, uint64_t seq)
+{
+    static const char head[] = "{\"type\":\"events\",\"seq\":";
+    size_t o = sizeof head - 1;
+    memcpy(out, head, o);
+    char d[20];
+    int k = 0;
+    do {
+        d[k++] = (char)('0' + seq % 10);
+        seq /= 10;
+    } while (seq);
+    while (k) out[o++] = d[--k];
+    out[o++] = ',';
+    return o;
+}
+
+/* Sends the events of chunk[0..n) (one stream, ascending offsets) that s has not had and may see,
+ * counting into acc. Returns 1 if s was closed as a slow consumer. */
 static int send_chunk(session_t *s, rt_service_t svc, rt_event_t *const *chunk, size_t n,
-                      body_cache_t *cache)
+                      body_cache_t *cache, fan_acc_t *acc)
 {
     sub_t *sub = &s->subs[svc];
     uint64_t mask = 0;
@@ -190,25 +235,17 @@ static int send_chunk(session_t *s, rt_service_t svc, rt_event_t *const *chunk, 
     if (n) sub->delivered = chunk[n - 1]->offset > sub->delivered ? chunk[n - 1]->offset
                                                                   : sub->delivered;
     if (mask == 0) return 0;
-    if (ws_conn_is_closing(s->ws)) {
-        RT_INC(s->rw->m.events_dropped, (uint64_t)__builtin_popcountll(mask));
-        return 0;
-    }
     int fresh = 0;
     blob_t *body = cached_body(cache, svc, chunk, n, mask, &fresh);
-    char prefix[64];
-    int pl = snprintf(prefix, sizeof prefix, "{\"type\":\"events\",\"seq\":%" PRIu64 ",", s->seq++);
-    if (ws_send_shared(s->ws, prefix, (size_t)pl, body) == 0) {
-        count_out(s, (size_t)pl + body->len);
-        uint64_t now = clock_mono_ns();
-        int count = 0;
-        for (size_t k = 0; k < n; k++) {
-            if (!(mask >> k & 1)) continue;
-            count++;
-            if (chunk[k]->pub_ns && now > chunk[k]->pub_ns)
-                rt_hist_record(&s->rw->m.latency, (now - chunk[k]->pub_ns) / 1000);
-        }
-        RT_INC(s->rw->m.events_delivered[svc], (uint64_t)count);
+    char prefix[48];
+    size_t pl = events_prefix(prefix, s->seq++);
+    int rc = ws_send_shared(s->ws, prefix, pl, body);
+    if (rc == 0) {
+        acc->msgs++;
+        acc->bytes += pl + body->len;
+        for (uint64_t m = mask; m; m &= m - 1) acc->copies[__builtin_ctzll(m)]++;
+    } else if (rc == UV_ECANCELED) { /* closing: it resumes from its offsets */
+        acc->dropped += (uint64_t)__builtin_popcountll(mask);
     }
     if (fresh) blob_unref(body);
     if (ws_conn_is_slow(s->ws)) {
@@ -223,7 +260,12 @@ static int send_chunk(session_t *s, rt_service_t svc, rt_event_t *const *chunk, 
 
 /* ---- fan-out of published events --------------------------------------------------------------------- */
 
-#define RT_SLICE_NS (3 * 1000 * 1000) /* loop time one fan-out pass may take */
+/* Loop time one fan-out pass may take before the loop polls its other sockets again. Everything
+ * else on the loop waits meanwhile: a publisher's HTTP answer, the next events, pings. Measured
+ * (docs/BENCHMARKS.md, max1k): 3 ms slices held a closed-loop publisher to ~0.6M deliveries/s,
+ * 0.25 ms slices let it reach ~1.1M; the extra loop passes cost one non-blocking epoll_wait each. */
+#define RT_SLICE_NS (250 * 1000)
+#define RT_SLICE_CHECK 16 /* connections written between looks at the clock */
 
 static void on_idle(uv_idle_t *h)
 {
@@ -249,17 +291,22 @@ static int fan_out_slice(rt_worker_t *rw, uint64_t deadline)
         rw->cursor_linked = 0;
     }
     unsigned k = 0;
+    fan_acc_t acc = {0};
     while (q != head) {
         sub_t *sub = QUEUE_DATA(q, sub_t, node);
         q = q->next;
         if (sub->sess == NULL) continue;
-        send_chunk(sub->sess, svc, chunk, n, &rw->cache);
-        if ((++k & 63) == 0 && q != head && uv_hrtime() > deadline) {
-            queue_insert_tail(q, &rw->cursor.node); /* i.e. just before q */
-            rw->cursor_linked = 1;
-            return 0;
+        send_chunk(sub->sess, svc, chunk, n, &rw->cache, &acc);
+        if (++k % RT_SLICE_CHECK == 0) {
+            acc_flush(rw, &acc, svc, chunk, n);
+            if (q != head && uv_hrtime() > deadline) {
+                queue_insert_tail(q, &rw->cursor.node); /* i.e. just before q */
+                rw->cursor_linked = 1;
+                return 0;
+            }
         }
     }
+    acc_flush(rw, &acc, svc, chunk, n);
     return 1;
 }
 
@@ -405,9 +452,11 @@ static void subscribe(session_t *s, rt_service_t svc, json_t *resume, int64_t ac
     RT_INC(s->rw->m.resumes, 1);
     sub_add(s, svc, after);
     body_cache_t cache = {.n = 0};
+    fan_acc_t acc = {0};
     for (size_t i = 0; i < n; i += RT_BATCH_MAX) {
         size_t c = n - i < RT_BATCH_MAX ? n - i : RT_BATCH_MAX;
-        send_chunk(s, svc, ev + i, c, &cache);
+        send_chunk(s, svc, ev + i, c, &cache, &acc);
+        acc_flush(s->rw, &acc, svc, ev + i, c);
         cache_clear(&cache);
     }
     for (size_t i = 0; i < n; i++) rt_event_unref(ev[i]);
