@@ -33,6 +33,9 @@ TEST_PACKAGES += prometheus nginx-light openssl systemd
 # sqlite3 (the shell): tests/integration/fault_store_locked.test.mjs locks the database from
 # another process; mount and prlimit (util-linux) are in every Debian: fault_diskfull.test.mjs.
 TEST_PACKAGES += sqlite3
+# fincore (util-linux-extra): tests/integration/upload_parts.test.mjs checks that O_DIRECT writes
+# bypassed the page cache.
+TEST_PACKAGES += util-linux-extra
 BENCH_PACKAGES := wrk nginx-light bc
 # Debian's Chromium for tests/browser (playwright-core drives it; it never downloads a browser).
 BROWSER_PACKAGES := chromium
