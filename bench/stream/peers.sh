@@ -10,7 +10,7 @@
 #   SMOKE=1 bench/stream/peers.sh /tmp/peers                 # 200 connections, 5 s
 #
 # Environment: SERVERS (rawb uws bellhop; also raw ws lws nats socketio), TESTS, REPS, SMOKE,
-#   N, T, SIZE, WORKERS, BUILD, BELLHOP_BIN, OUT as in run.sh;
+#   N, T, SIZE, BUILD, BELLHOP_BIN, OUT as in run.sh; WORKERS (1 here, see below);
 #   CROSS=1   also run our bh_load on every point (cross-check of the two load generators;
 #             not for socketio/nats, whose protocols bh_load does not speak);
 #   INSTALL=0 never apt-get/npm: fail if something is missing.
@@ -28,7 +28,11 @@ esac
 [ -f "$PEERS/loadgen.c" ] && [ -f "$PEERS/servers/run.sh" ] ||
   { echo "peers.sh: $PEERS is not a copy of the peers harness" >&2; exit 2; }
 cd "$ROOT"
-WORKERS=${WORKERS:-2}
+# One event-loop worker by default: the peers compared here (rawfanout, uWebSockets.js, ws) are
+# single-threaded, and on a 2-core machine the load generator needs the other core. With two
+# workers bellhop takes ~125 % CPU and leaves the load generator ~60 %, which the load generator
+# then reports as latency (docs/BENCHMARKS.md shows both). WORKERS=2 for the server's default.
+WORKERS=${WORKERS:-1}
 SERVERS=${SERVERS:-"rawb uws bellhop"}
 TESTS=${TESTS:-"hold10k hold19900 max1k fan20 fan100"}
 REPS=${REPS:-1}
