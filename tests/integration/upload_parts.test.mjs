@@ -10,9 +10,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, serverHasRead, rawConnect, waitFor } from './support/server.mjs';
+import { serverHasRead, rawConnect, waitFor } from './support/server.mjs';
 import {
-  UPLOAD_PATH, checkinGuest, makeFile, startMsg, download, sha256, chunkFrame,
+  UPLOAD_PATH, startUploadServer, makeFile, startMsg, download, sha256, chunkFrame,
 } from './support/upload.mjs';
 
 const MIB = 1024 * 1024;
@@ -23,10 +23,8 @@ let owner;
 let guest;
 
 before(async () => {
-  srv = await startServer({ args: ['--demo', '--upload-ack-bytes', String(MIB)] });
-  owner = srv.token({ org: 1, user: 1, role: 'owner' });
-  guest = await checkinGuest(srv, owner);
-  Object.assign(srv, { owner, guest });
+  srv = await startUploadServer({ args: ['--demo', '--upload-ack-bytes', String(MIB)] });
+  ({ owner, guest } = srv);
 });
 afterEach(() => { for (const c of RawUpload.open) c.close(); });
 after(async () => { await srv?.stop(); });
@@ -213,14 +211,6 @@ function cached(path) {
   return { res: Number(execFileSync('fincore', ['-b', '-n', '-o', 'RES', path], { encoding: 'utf8' }).trim()), tmpfs };
 }
 
-/** Starts a server of its own with a guest (server.owner, server.guest). */
-async function ownServer(opts) {
-  const s = await startServer(opts);
-  s.owner = s.token({ org: 1, user: 1, role: 'owner' });
-  s.guest = await checkinGuest(s, s.owner);
-  return s;
-}
-
 test('big chunks of odd sizes at unaligned offsets, each arriving in pieces, complete byte for byte', async () => {
   const data = makeFile('pdf', SIZE);
   const c = await RawUpload.connect(srv, owner);
@@ -231,7 +221,7 @@ test('big chunks of odd sizes at unaligned offsets, each arriving in pieces, com
   assert.deepEqual(c.all.filter((m) => !['ready', 'progress', 'completed'].includes(m.type)), []);
 
   // The same with a 64 KiB upload buffer: the server stops reading in the middle of a part.
-  const tight = await ownServer({ args: ['--demo', '--upload-buffer', String(64 * 1024)] });
+  const tight = await startUploadServer({ args: ['--demo', '--upload-buffer', String(64 * 1024)] });
   try {
     const c2 = await RawUpload.connect(tight, tight.owner);
     assert.equal((await c2.request(startMsg(tight.guest, data, { sha256: sha256(data) }))).type, 'ready');
@@ -301,7 +291,7 @@ test('a connection cut in the middle of a big chunk keeps what arrived; a resume
 
 test('with and without O_DIRECT, an upload paused and resumed at unaligned offsets stores the same bytes', async () => {
   const data = makeFile('pdf', SIZE);
-  const plain = await ownServer({ args: ['--demo', '--upload-ack-bytes', String(MIB)], env: { BELLHOP_UPLOAD_DIRECT_IO: 'false' } });
+  const plain = await startUploadServer({ args: ['--demo', '--upload-ack-bytes', String(MIB)], env: { BELLHOP_UPLOAD_DIRECT_IO: 'false' } });
   const direct = srv; // the default: on
   try {
     const docs = [];

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startServer, waitFor } from './support/server.mjs';
 import { subscribed, closeAll } from './support/stream.mjs';
 import {
-  openUpload, checkinGuest, makeFile, startMsg, download, sha256, closeUploads, chunkFrame,
+  openUpload, startUploadServer, checkinGuest, makeFile, startMsg, download, sha256, closeUploads, chunkFrame,
 } from './support/upload.mjs';
 
 const MIB = 1024 * 1024;
@@ -18,9 +18,8 @@ let owner;
 let guest;
 
 before(async () => {
-  srv = await startServer({ args: ['--demo', '--upload-ack-bytes', String(MIB)] });
-  owner = srv.token({ org: 1, user: 1, role: 'owner' });
-  guest = await checkinGuest(srv, owner);
+  srv = await startUploadServer({ args: ['--demo', '--upload-ack-bytes', String(MIB)] });
+  ({ owner, guest } = srv);
 });
 afterEach(async () => { await closeUploads(); await closeAll(); });
 after(async () => { await srv?.stop(); });

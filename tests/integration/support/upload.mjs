@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
+import { startServer } from './server.mjs';
 
 export const UPLOAD_PATH = '/v2/documents/upload/stream';
 export const TUS_PATH = '/v2/documents/uploads/';
@@ -72,6 +73,14 @@ export function makeXlsx(files = {
 }
 
 /** Checks a guest in (POST /guests/checkin) and returns it. */
+/** Starts a server with a checked-in guest: server.owner (an owner's token), server.guest. */
+export async function startUploadServer(opts) {
+  const s = await startServer(opts);
+  s.owner = s.token({ org: 1, user: 1, role: 'owner' });
+  s.guest = await checkinGuest(s, s.owner);
+  return s;
+}
+
 export async function checkinGuest(srv, token, { propertyId = 1, name = 'Document Guest' } = {}) {
   const res = await srv.fetch('/guests/checkin', { method: 'POST', token, json: { propertyId, name } });
   const body = await res.json();
