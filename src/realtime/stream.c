@@ -244,10 +244,12 @@ static int send_chunk(session_t *s, rt_service_t svc, rt_event_t *const *chunk, 
         acc->msgs++;
         acc->bytes += pl + body->len;
         for (uint64_t m = mask; m; m &= m - 1) acc->copies[__builtin_ctzll(m)]++;
-    } else if (rc == UV_ECANCELED) { /* closing: it resumes from its offsets */
-        acc->dropped += (uint64_t)__builtin_popcountll(mask);
     }
     if (fresh) blob_unref(body);
+    if (rc == UV_ECANCELED) { /* closing already (counted then, if slow): it resumes from its offsets */
+        acc->dropped += (uint64_t)__builtin_popcountll(mask);
+        return 0;
+    }
     if (ws_conn_is_slow(s->ws)) {
         RT_INC(s->rw->m.slow_consumer_closes, 1);
         LOG_I("slow_consumer", "conn=%s peer=%s outbuf=%zu", s->id, ws_conn_peer(s->ws),
