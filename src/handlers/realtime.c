@@ -390,6 +390,10 @@ void handlers_prometheus(http_req_t *req)
             atomic_load(&m->slow_consumer_closes));
     COUNTER("bellhop_stream_events_dropped_total", "Event copies not sent to closing streams.",
             atomic_load(&m->events_dropped));
+    COUNTER("bellhop_stream_events_joined_total",
+            "Events that joined a fan-out round already under way (sent at once to the "
+            "subscribers it had not reached).",
+            atomic_load(&m->events_joined));
     GAUGE("bellhop_polls_held", "Long-polls waiting for events.", atomic_load(&m->polls_held));
     COUNTER("bellhop_poll_requests_total", "Long-polls answered (with events, or none at timeout).",
             atomic_load(&m->polls_answered));

@@ -72,6 +72,7 @@ void rt_metrics_add(rt_metrics_t *out, const rt_metrics_t *in)
     ADD(resets);
     ADD(slow_consumer_closes);
     ADD(events_dropped);
+    ADD(events_joined);
     ADD(polls_answered);
     ADD(poll_events);
     ADD(polls_held);

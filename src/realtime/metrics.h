@@ -34,6 +34,7 @@ typedef struct rt_metrics_s {
     _Atomic uint64_t resets;
     _Atomic uint64_t slow_consumer_closes;
     _Atomic uint64_t events_dropped;  /* not sent to a connection that was closing */
+    _Atomic uint64_t events_joined;   /* joined a fan-out round already under way */
     _Atomic uint64_t polls_answered;  /* long-polls answered 200 (events, or none at timeout) */
     _Atomic uint64_t poll_events;     /* events sent in long-poll answers */
     _Atomic int64_t polls_held;       /* long-polls waiting for events now */

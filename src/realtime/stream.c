@@ -333,12 +333,34 @@ static int take_chunk(rt_worker_t *rw)
     return 1;
 }
 
-static void finish_chunk(rt_worker_t *rw)
+/* Newer events of the chunk's stream join it while a round is under way (up to RT_BATCH_MAX), if
+ * they are the oldest pending (other streams are not overtaken): the subscribers the round has
+ * not reached yet get them in the same write instead of waiting a whole round, and those it
+ * passed get them in the next round (a round over a large audience takes as long as several
+ * events' interval). A chunk only grows at its end, so the cached bodies stay valid. */
+static void extend_chunk(rt_worker_t *rw)
 {
+    rt_event_t *first = rw->chunk[0];
+    while (rw->n_chunk < RT_BATCH_MAX && rw->pend_head < rw->n_pending) {
+        rt_event_t *e = rw->pending[rw->pend_head];
+        if (e != NULL && (e->org_id != first->org_id || e->service != first->service)) break;
+        if (e != NULL) rw->chunk[rw->n_chunk++] = e;
+        rw->pending[rw->pend_head++] = NULL;
+    }
+    if (rw->pend_head == rw->n_pending) rw->pend_head = rw->n_pending = 0;
+}
+
+/* A round is over: chunk[0..n_round) has been offered to every subscriber (long-polls are woken
+ * and the references dropped); what joined mid-round stays as the next round's chunk. */
+static void finish_round(rt_worker_t *rw)
+{
+    size_t done = rw->n_round, rest = rw->n_chunk - done;
     cache_clear(&rw->cache);
-    rt__poll_wake(rw, rw->chunk, rw->n_chunk);
-    for (size_t k = 0; k < rw->n_chunk; k++) rt_event_unref(rw->chunk[k]);
-    rw->n_chunk = 0;
+    if (done) rt__poll_wake(rw, rw->chunk, done);
+    for (size_t k = 0; k < done; k++) rt_event_unref(rw->chunk[k]);
+    memmove(rw->chunk, rw->chunk + done, rest * sizeof *rw->chunk);
+    rw->n_chunk = rest;
+    rw->n_round = 0;
 }
 
 static void on_flush(uv_check_t *h)
@@ -347,8 +369,14 @@ static void on_flush(uv_check_t *h)
     uint64_t deadline = uv_hrtime() + RT_SLICE_NS;
     for (;;) {
         if (rw->n_chunk == 0 && !take_chunk(rw)) break;
+        size_t before = rw->n_chunk;
+        extend_chunk(rw);
+        if (!rw->cursor_linked) /* a round starts */
+            rw->n_round = rw->n_chunk;
+        else
+            RT_INC(rw->m.events_joined, rw->n_chunk - before);
         if (!fan_out_slice(rw, deadline)) break;
-        finish_chunk(rw);
+        finish_round(rw);
         if (uv_hrtime() > deadline) break;
     }
     if (rw->n_chunk == 0 && rw->pend_head == rw->n_pending) {
@@ -798,7 +826,7 @@ static void on_shutdown_task(net_worker_t *w, void *data)
     rw->cursor_linked = 0;
     cache_clear(&rw->cache);
     for (size_t k = 0; k < rw->n_chunk; k++) rt_event_unref(rw->chunk[k]);
-    rw->n_chunk = 0;
+    rw->n_chunk = rw->n_round = 0;
     rt__poll_cancel_all(rw);
     uv_close((uv_handle_t *)&rw->flush, NULL);
     uv_close((uv_handle_t *)&rw->idle, NULL);

@@ -67,6 +67,8 @@ struct rt_worker_s {
      * ends, `cursor`, a placeholder linked into the subscriber list, marks where to go on. */
     rt_event_t *chunk[RT_BATCH_MAX];
     size_t n_chunk;
+    size_t n_round; /* chunk[0..n_round) is offered to every subscriber this round; the rest
+                       joined mid-round and go round again for those already passed */
     sub_t cursor; /* sess == NULL */
     int cursor_linked;
     body_cache_t cache;
