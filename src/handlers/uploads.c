@@ -649,13 +649,14 @@ static int on_part(ws_conn_t *ws, uint8_t *data, size_t len, uint64_t off, uint6
 {
     wsu_t *s = ws_conn_udata(ws);
     s->ws = ws;
+    int last = off + len == total;
     if (off == 0) {
         if (chunk_begin(s, data, total) != 0) return -1;
         data += 8; /* WS_PART_FIRST covers the offset */
         len -= 8;
     }
     if (chunk_data(s, data, len) != 0) return -1;
-    if (off + (off == 0 ? 8 : 0) + len == total) chunk_end(s);
+    if (last) chunk_end(s);
     return 0;
 }
 
